@@ -1,0 +1,90 @@
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::{SsrMode, StaticSegment, path};
+
+use crate::identities::ui::{ApplicationsPage, IdentitiesPage, IdentityPage, OverviewPage};
+use crate::session::api::auth_status;
+use crate::session::ui::SignInPage;
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Every page waits for its data before the first byte, so it reads fine without JavaScript;
+    // hydration then makes filters and links instant.
+    view! {
+        <Stylesheet id="attest" href="/pkg/attest.css" />
+        <Title text="attest" />
+        <Router>
+            <Header />
+            <main id="main">
+                <Routes fallback=|| view! { <p class="error">"Page not found."</p> }>
+                    <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("identities") view=IdentitiesPage ssr=SsrMode::Async />
+                    <Route path=path!("/identities/:id") view=IdentityPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("applications") view=ApplicationsPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("sign-in") view=SignInPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// The demo banner, the navigation and who is signed in.
+#[component]
+fn Header() -> impl IntoView {
+    let status = Resource::new(|| (), |_| auth_status());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let status = status.await.ok();
+                let demo = status.as_ref().is_some_and(|s| s.demo);
+                let user = status.and_then(|s| s.user);
+                view! {
+                    {demo.then(|| view! {
+                        <div class="demo-banner" role="status">
+                            <strong>"Demo mode"</strong>
+                            " — a generated estate and a demo sign-in. Nothing here is real; do not use this instance for real reviews."
+                        </div>
+                    })}
+                    <header class="top">
+                        <a class="brand" href="/">"attest"</a>
+                        <nav aria-label="Main">
+                            <A href="/">"Overview"</A>
+                            <A href="/identities">"Identities"</A>
+                            <A href="/applications">"Applications"</A>
+                        </nav>
+                        <div class="who">
+                            {match user {
+                                Some(user) => view! {
+                                    <span class="user">{user.display_name}</span>
+                                    <form method="post" action="/sign-out">
+                                        <button type="submit" class="link">"Sign out"</button>
+                                    </form>
+                                }.into_any(),
+                                None => view! { <a href="/sign-in">"Sign in"</a> }.into_any(),
+                            }}
+                        </div>
+                    </header>
+                }
+            })}
+        </Suspense>
+    }
+}

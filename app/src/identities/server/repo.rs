@@ -1,0 +1,283 @@
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::db::{Db, DbError, Result, Sql, now};
+use crate::identities::{
+    ApplicationRow, Criticality, GrantRow, IdentityDetail, IdentityFilter, IdentityKind,
+    IdentityPage, IdentityRow, IdentityStatus, Overview, Privilege,
+};
+use crate::time_fmt::DAY;
+
+const IDENTITY_COLUMNS: &str = "i.identity_id, i.external_id, i.kind, i.display_name, i.email, i.status, \
+    coalesce(o.display_name, i.owner) as owner, i.owner_identity_id, \
+    coalesce(m.display_name, i.manager) as manager, i.manager_identity_id, \
+    i.department, i.purpose, i.source_created_at, i.last_active_at, i.credential_rotated_at, i.expires_at, \
+    (select count(*) from access_grant g where g.identity_id = i.identity_id and g.ended_at is null) as active_grants, \
+    s.name as source \
+    from identity i join source s on s.source_id = i.source_id \
+    left join identity o on o.identity_id = i.owner_identity_id \
+    left join identity m on m.identity_id = i.manager_identity_id";
+
+fn decode_err(column: &str, message: String) -> DbError {
+    DbError::Sqlx(sqlx::Error::ColumnDecode { index: column.to_string(), source: message.into() })
+}
+
+fn identity_row(row: &AnyRow) -> Result<IdentityRow> {
+    let kind: String = row.try_get("kind")?;
+    let status: String = row.try_get("status")?;
+    Ok(IdentityRow {
+        identity_id: row.try_get("identity_id")?,
+        external_id: row.try_get("external_id")?,
+        kind: IdentityKind::parse(&kind).map_err(|e| decode_err("kind", e))?,
+        display_name: row.try_get("display_name")?,
+        email: row.try_get("email")?,
+        status: IdentityStatus::parse(&status).map_err(|e| decode_err("status", e))?,
+        owner: row.try_get("owner")?,
+        owner_identity_id: row.try_get("owner_identity_id")?,
+        manager: row.try_get("manager")?,
+        manager_identity_id: row.try_get("manager_identity_id")?,
+        department: row.try_get("department")?,
+        purpose: row.try_get("purpose")?,
+        source_created_at: row.try_get("source_created_at")?,
+        last_active_at: row.try_get("last_active_at")?,
+        credential_rotated_at: row.try_get("credential_rotated_at")?,
+        expires_at: row.try_get("expires_at")?,
+        active_grants: row.try_get("active_grants")?,
+        source: row.try_get("source")?,
+    })
+}
+
+/// Appends the filter's conditions; every value is bound, none pasted.
+fn push_filter(sql: &mut Sql, filter: &IdentityFilter) -> Result<(), String> {
+    sql.push(" where i.ended_at is null");
+    if let Some(kind) = &filter.kind {
+        if kind == "machine" {
+            sql.push(" and i.kind <> 'human'");
+        } else {
+            let kind = IdentityKind::parse(kind)?;
+            sql.push(" and i.kind = ").bind(kind.as_str());
+        }
+    }
+    if let Some(status) = &filter.status {
+        let status = IdentityStatus::parse(status)?;
+        sql.push(" and i.status = ").bind(status.as_str());
+    }
+    match filter.owner.as_deref() {
+        None => {}
+        Some("absent") => {
+            sql.push(" and i.owner is null");
+        }
+        Some("present") => {
+            sql.push(" and i.owner is not null");
+        }
+        Some(other) => return Err(format!("unknown owner filter `{other}` (expected present or absent)")),
+    }
+    if let Some(department) = &filter.department {
+        sql.push(" and i.department = ").bind(department.as_str());
+    }
+    if let Some(q) = &filter.q {
+        let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
+        sql.push(" and (lower(i.display_name) like ").bind(pattern.clone()).push(" escape '\\'");
+        sql.push(" or lower(i.email) like ").bind(pattern.clone()).push(" escape '\\'");
+        sql.push(" or lower(i.external_id) like ").bind(pattern).push(" escape '\\')");
+    }
+    Ok(())
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// A filtered page of current identities, by name. `Err(Ok(msg))` is a filter the user got wrong.
+pub async fn list(db: &Db, filter: &IdentityFilter, per_page: u32) -> Result<Result<IdentityPage, String>> {
+    let mut where_sql = Sql::new("");
+    if let Err(msg) = push_filter(&mut where_sql, filter) {
+        return Ok(Err(msg));
+    }
+    let mut count = Sql::new("select count(*) from identity i");
+    count.append(&where_sql);
+    let total: i64 = count.query_scalar()?.fetch_one(&db.pool).await?;
+
+    let mut sql = Sql::new(&format!("select {IDENTITY_COLUMNS}"));
+    let offset = i64::from(filter.page.max(1) - 1) * i64::from(per_page);
+    sql.append(&where_sql);
+    sql.push(" order by i.display_name, i.identity_id limit ")
+        .bind(i64::from(per_page))
+        .push(" offset ")
+        .bind(offset);
+    let rows = sql.query()?.fetch_all(&db.pool).await?;
+    let rows = rows.iter().map(identity_row).collect::<Result<Vec<_>>>()?;
+
+    let departments: Vec<String> = sqlx::query_scalar(
+        "select distinct department from identity where department is not null and ended_at is null order by department limit 200",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(Ok(IdentityPage { rows, total, page: filter.page.max(1), per_page, now: now(), departments }))
+}
+
+const GRANT_COLUMNS: &str = "g.access_grant_id, g.identity_id, i.display_name as identity, i.kind as identity_kind, \
+    a.name as application, e.name as entitlement, e.privilege, e.privilege_inferred, \
+    g.granted_at, g.last_used_at, g.granted_by, g.ended_at \
+    from access_grant g join identity i on i.identity_id = g.identity_id \
+    join entitlement e on e.entitlement_id = g.entitlement_id \
+    join application a on a.application_id = e.application_id";
+
+fn grant_row(row: &AnyRow) -> Result<GrantRow> {
+    let kind: String = row.try_get("identity_kind")?;
+    let privilege: String = row.try_get("privilege")?;
+    let inferred: i64 = row.try_get("privilege_inferred")?;
+    Ok(GrantRow {
+        access_grant_id: row.try_get("access_grant_id")?,
+        identity_id: row.try_get("identity_id")?,
+        identity: row.try_get("identity")?,
+        identity_kind: IdentityKind::parse(&kind).map_err(|e| decode_err("identity_kind", e))?,
+        application: row.try_get("application")?,
+        entitlement: row.try_get("entitlement")?,
+        privilege: Privilege::parse(&privilege).map_err(|e| decode_err("privilege", e))?,
+        privilege_inferred: inferred != 0,
+        granted_at: row.try_get("granted_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+        granted_by: row.try_get("granted_by")?,
+        ended_at: row.try_get("ended_at")?,
+    })
+}
+
+pub async fn detail(db: &Db, identity_id: i64) -> Result<IdentityDetail> {
+    let mut sql = Sql::new(&format!("select {IDENTITY_COLUMNS} where i.identity_id = "));
+    sql.bind(identity_id);
+    let row = sql
+        .query()?
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or_else(|| DbError::NotFound(format!("identity {identity_id}")))?;
+    let identity = identity_row(&row)?;
+
+    let mut sql = Sql::new(&format!("select {GRANT_COLUMNS} where g.identity_id = "));
+    sql.bind(identity_id);
+    sql.push(" order by g.ended_at is not null, a.name, e.name");
+    let grants = sql.query()?.fetch_all(&db.pool).await?;
+    let grants = grants.iter().map(grant_row).collect::<Result<Vec<_>>>()?;
+
+    let mut sql = Sql::new(&format!("select {IDENTITY_COLUMNS} where i.ended_at is null and i.owner_identity_id = "));
+    sql.bind(identity_id);
+    sql.push(" order by i.display_name limit 200");
+    let owns = sql.query()?.fetch_all(&db.pool).await?;
+    let owns = owns.iter().map(identity_row).collect::<Result<Vec<_>>>()?;
+    Ok(IdentityDetail { identity, grants, owns, now: now() })
+}
+
+/// Current grants, for `attest grants` and exports. `limit` of None lists all.
+pub async fn grants(db: &Db, limit: Option<i64>) -> Result<Vec<GrantRow>> {
+    let mut sql = Sql::new(&format!("select {GRANT_COLUMNS} where g.ended_at is null order by i.display_name, a.name, e.name"));
+    if let Some(limit) = limit {
+        sql.push(" limit ").bind(limit);
+    }
+    let rows = sql.query()?.fetch_all(&db.pool).await?;
+    rows.iter().map(grant_row).collect()
+}
+
+pub async fn applications(db: &Db) -> Result<Vec<ApplicationRow>> {
+    let rows = sqlx::query(
+        "select a.application_id, a.external_id, a.name, coalesce(o.display_name, a.owner) as owner, a.criticality, s.name as source, \
+         (select count(*) from entitlement e where e.application_id = a.application_id) as entitlements, \
+         (select count(*) from access_grant g join entitlement e on e.entitlement_id = g.entitlement_id \
+            where e.application_id = a.application_id and g.ended_at is null) as active_grants, \
+         (select count(*) from access_grant g join entitlement e on e.entitlement_id = g.entitlement_id \
+            where e.application_id = a.application_id and g.ended_at is null and e.privilege = 'admin') as admin_grants \
+         from application a join source s on s.source_id = a.source_id \
+         left join identity o on o.identity_id = a.owner_identity_id \
+         order by a.name, a.application_id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let criticality: String = row.try_get("criticality")?;
+            Ok(ApplicationRow {
+                application_id: row.try_get("application_id")?,
+                external_id: row.try_get("external_id")?,
+                name: row.try_get("name")?,
+                owner: row.try_get("owner")?,
+                criticality: Criticality::parse(&criticality).map_err(|e| decode_err("criticality", e))?,
+                source: row.try_get("source")?,
+                entitlements: row.try_get("entitlements")?,
+                active_grants: row.try_get("active_grants")?,
+                admin_grants: row.try_get("admin_grants")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn overview(db: &Db) -> Result<Overview> {
+    let now = now();
+    let count = |text: &'static str, binds: Vec<i64>| {
+        let pool = db.pool.clone();
+        async move {
+            let mut q = sqlx::query_scalar::<_, i64>(text);
+            for b in binds {
+                q = q.bind(b);
+            }
+            q.fetch_one(&pool).await
+        }
+    };
+    let by_kind_rows = sqlx::query(
+        "select kind, count(*) as n from identity where ended_at is null group by kind order by kind",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let mut by_kind = Vec::new();
+    for row in &by_kind_rows {
+        let kind: String = row.try_get("kind")?;
+        let n: i64 = row.try_get("n")?;
+        by_kind.push((IdentityKind::parse(&kind).map_err(|e| decode_err("kind", e))?, n));
+    }
+    let humans = by_kind.iter().filter(|(k, _)| !k.is_machine()).map(|(_, n)| n).sum();
+    let machines = by_kind.iter().filter(|(k, _)| k.is_machine()).map(|(_, n)| n).sum();
+    let sources = sqlx::query("select name, format, last_imported_at from source order by name")
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("name")?, r.try_get("format")?, r.try_get("last_imported_at")?)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Overview {
+        by_kind,
+        humans,
+        machines,
+        applications: count("select count(*) from application", vec![]).await?,
+        active_grants: count("select count(*) from access_grant where ended_at is null", vec![]).await?,
+        orphaned_machines: count(
+            "select count(*) from identity where ended_at is null and kind <> 'human' and owner is null",
+            vec![],
+        )
+        .await?,
+        expiring_soon: count(
+            "select count(*) from identity where ended_at is null and expires_at >= $1 and expires_at < $2",
+            vec![now, now + 14 * DAY],
+        )
+        .await?,
+        expired_with_grants: count(
+            "select count(*) from identity i where i.ended_at is null and i.expires_at < $1 \
+             and exists (select 1 from access_grant g where g.identity_id = i.identity_id and g.ended_at is null)",
+            vec![now],
+        )
+        .await?,
+        stale_credentials: count(
+            "select count(*) from identity where ended_at is null and kind <> 'human' and credential_rotated_at < $1",
+            vec![now - 90 * DAY],
+        )
+        .await?,
+        dormant_grants: count(
+            "select count(*) from access_grant where ended_at is null and (last_used_at is null or last_used_at < $1)",
+            vec![now - 90 * DAY],
+        )
+        .await?,
+        inactive_with_grants: count(
+            "select count(*) from identity i where i.ended_at is null and i.status <> 'active' \
+             and exists (select 1 from access_grant g where g.identity_id = i.identity_id and g.ended_at is null)",
+            vec![],
+        )
+        .await?,
+        sources,
+    })
+}

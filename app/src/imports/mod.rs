@@ -1,0 +1,50 @@
+//! Snapshots of an estate from a source. A snapshot replaces what the source said before:
+//! new rows are added, changed rows updated, and rows it no longer contains are ended (kept,
+//! so revocations can be verified later). All of it in one transaction, or nothing.
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// What an import did, printed by the CLI and returned by the API.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportSummary {
+    pub source: String,
+    pub identities_added: i64,
+    pub identities_changed: i64,
+    pub identities_ended: i64,
+    pub grants_added: i64,
+    pub grants_changed: i64,
+    pub grants_ended: i64,
+    pub applications_added: i64,
+    pub entitlements_added: i64,
+    pub rejected: i64,
+    pub warnings: Vec<String>,
+}
+
+impl std::fmt::Display for ImportSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "source `{}`:", self.source)?;
+        writeln!(
+            f,
+            "  identities: {} added, {} changed, {} ended",
+            self.identities_added, self.identities_changed, self.identities_ended
+        )?;
+        writeln!(
+            f,
+            "  grants:     {} added, {} changed, {} ended",
+            self.grants_added, self.grants_changed, self.grants_ended
+        )?;
+        writeln!(
+            f,
+            "  applications: {} added; entitlements: {} added",
+            self.applications_added, self.entitlements_added
+        )?;
+        write!(f, "  rejected:   {}", self.rejected)?;
+        for warning in &self.warnings {
+            write!(f, "\n  warning: {warning}")?;
+        }
+        Ok(())
+    }
+}

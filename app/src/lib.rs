@@ -1,0 +1,33 @@
+//! attest: access reviews for human and machine identities.
+//!
+//! The UI and its server functions live here, one folder per domain. Everything under a
+//! domain's `server/` folder is compiled only with the `ssr` feature: its rules and its SQL.
+
+/// The shell, the layout and the one route table.
+pub mod app;
+/// Widgets shared by several pages: pager, badges, the demo banner.
+pub mod components;
+/// The error server functions return: serializable, with no internals inside.
+pub mod error;
+/// The inventory of human and machine identities, applications and grants.
+pub mod identities;
+/// Snapshots from sources: parsing, validating and applying them in one transaction.
+pub mod imports;
+/// Who is signed in, and the demo sign-in.
+pub mod session;
+
+/// Database access shared by every domain: the pool, the backend, migrations.
+#[cfg(feature = "ssr")]
+pub mod db;
+/// The state every request handler and server function sees.
+#[cfg(feature = "ssr")]
+pub mod state;
+/// Unix-second timestamps: parsing the shapes sources use, formatting for people.
+pub mod time_fmt;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,80 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchBrowser, screenshotOnFailure, signIn, startServer } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('a reviewer finds service accounts without an owner and opens one to see its grants', async () => {
+  const page = await browser.newPage();
+  await screenshotOnFailure(page, 'orphaned-service-accounts', async () => {
+    await signIn(page, server.url);
+    await assert.doesNotReject(page.getByRole('status').filter({ hasText: 'Demo mode' }).waitFor());
+
+    await page.getByRole('link', { name: 'Identities', exact: true }).click();
+    await page.waitForURL(/\/identities$/);
+    // Wait for hydration: the filters navigate by themselves once the app is interactive.
+    await page.waitForFunction(() => document.querySelector('body')?.dataset !== undefined);
+    await page.getByLabel('Kind').selectOption('service_account');
+    await page.waitForURL(/kind=service_account/);
+    await page.getByLabel('Owner').selectOption('absent');
+    await page.waitForURL(/owner=absent/);
+
+    const rows = page.locator('table.identities tbody tr');
+    await rows.first().waitFor();
+    const kinds = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.kind));
+    assert.ok(kinds.length > 0, 'some service accounts have no owner in the demo estate');
+    assert.deepEqual([...new Set(kinds)], ['service_account']);
+    const owners = await rows.locator('td:nth-child(4)').allInnerTexts();
+    assert.ok(owners.every((o) => o.trim() === 'no owner'), `owners: ${owners}`);
+
+    const first = rows.first().getByRole('link').first();
+    const name = (await first.innerText()).trim();
+    await first.click();
+    await page.getByRole('heading', { level: 1 }).filter({ hasText: name }).waitFor();
+    await page.getByRole('heading', { name: /Grants \(\d+ active\)/ }).waitFor();
+    const grants = page.locator('table.grants tbody tr');
+    assert.ok((await grants.count()) > 0, 'the service account has grants');
+    await assert.doesNotReject(page.getByText('none', { exact: true }).first().waitFor());
+  });
+  await page.close();
+});
+
+test('the identities page reads fine without JavaScript', async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await screenshotOnFailure(page, 'no-javascript', async () => {
+    await page.goto(`${server.url}/sign-in`);
+    await page.getByRole('button', { name: /Sign in as Demo Admin/ }).click();
+    await page.goto(`${server.url}/identities?kind=human&status=terminated`);
+    const rows = page.locator('table.identities tbody tr');
+    assert.ok((await rows.count()) > 0, 'terminated people are listed');
+    const statuses = await rows.locator('td:nth-child(3)').allInnerTexts();
+    assert.ok(statuses.every((s) => s.trim() === 'terminated'), `statuses: ${statuses}`);
+    // The filter form submits as a plain GET.
+    await page.getByLabel('Search').fill('zz-nobody-zz');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('Nothing matches').waitFor();
+  });
+  await context.close();
+});
+
+test('without a session every page sends the visitor to the sign-in page', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  for (const path of ['/', '/identities', '/applications', '/identities/1']) {
+    await page.goto(`${server.url}${path}`);
+    assert.match(page.url(), /\/sign-in$/, path);
+  }
+  await context.close();
+});

@@ -1,0 +1,155 @@
+//! `attest bench`: import throughput and memory against `sqlite3 .import` of the same rows,
+//! and the identities page's latency over the imported estate.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use app::db::Db;
+use app::session::server::repo::{self, Timeouts};
+use axum::body::Body;
+use axum::http::{Request, header};
+use tower::ServiceExt;
+
+use crate::cli::AnyError;
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[arg(long, default_value_t = 100_000)]
+    pub identities: usize,
+    #[arg(long, default_value_t = 1_000_000)]
+    pub grants: usize,
+    /// Working folder: the generated bundle and the databases go here.
+    #[arg(long, default_value = "target/bench")]
+    pub dir: PathBuf,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Requests made to the identities page.
+    #[arg(long, default_value_t = 200)]
+    pub requests: usize,
+}
+
+/// Peak resident memory of finished child processes, in MiB.
+fn children_peak_mib() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given and reads nothing else.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    usage.ru_maxrss as f64 / 1024.0
+}
+
+fn run_timed(command: &mut Command) -> Result<Duration, AnyError> {
+    let started = Instant::now();
+    let output = command.output()?;
+    if !output.status.success() {
+        return Err(format!(
+            "{command:?} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    Ok(started.elapsed())
+}
+
+fn per_second(rows: usize, took: Duration) -> String {
+    app::components::thousands((rows as f64 / took.as_secs_f64()) as i64)
+}
+
+pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
+    let bundle = args.dir.join("bundle");
+    let _ = std::fs::remove_dir_all(&args.dir);
+    std::fs::create_dir_all(&args.dir)?;
+    let rows = args.identities + args.grants;
+    println!("attest bench: {} identities, {} grants, SQLite", args.identities, args.grants);
+
+    let started = Instant::now();
+    let snapshot = crate::generate::estate(args.seed, args.identities, args.grants, crate::generate::now());
+    crate::generate::write_bundle(&snapshot, &bundle)?;
+    let grants = snapshot.grants.len();
+    drop(snapshot);
+    println!("  generated the CSV bundle in {:.1} s", started.elapsed().as_secs_f64());
+
+    // attest import, in a child process so its peak memory is its own.
+    let db_path = args.dir.join("attest.db");
+    let url = format!("sqlite://{}", db_path.display());
+    let exe = std::env::current_exe()?;
+    let import = |source: &str| {
+        let mut command = Command::new(&exe);
+        command.args(["import", "csv"]).arg(&bundle).args(["--source", source]).env("DATABASE_URL", &url).env("RUST_LOG", "warn");
+        command
+    };
+    run_timed(Command::new(&exe).arg("migrate").env("DATABASE_URL", &url))?;
+    let first = run_timed(&mut import("bench"))?;
+    let peak = children_peak_mib();
+    let again = run_timed(&mut import("bench"))?;
+
+    // The reference: the sqlite3 shell's .import of the same files into plain tables.
+    let reference_db = args.dir.join("reference.db");
+    let script = format!(
+        ".mode csv\n.import {} identities\n.import {} grants\n",
+        bundle.join("identities.csv").display(),
+        bundle.join("grants.csv").display()
+    );
+    let started = Instant::now();
+    let output = Command::new("sqlite3").arg(&reference_db).arg(script).output();
+    let reference = match output {
+        Ok(out) if out.status.success() => Some(started.elapsed()),
+        Ok(out) => {
+            eprintln!("  sqlite3 failed: {}", String::from_utf8_lossy(&out.stderr));
+            None
+        }
+        Err(e) => {
+            eprintln!("  sqlite3 not found ({e}); install it for the reference figure");
+            None
+        }
+    };
+
+    println!();
+    println!("  import (first snapshot)     {:>8.2} s  {:>10} rows/s  peak RSS {:.0} MiB", first.as_secs_f64(), per_second(rows, first), peak);
+    println!("  re-import (no changes)      {:>8.2} s  {:>10} rows/s", again.as_secs_f64(), per_second(rows, again));
+    if let Some(reference) = reference {
+        println!("  sqlite3 .import reference   {:>8.2} s  {:>10} rows/s", reference.as_secs_f64(), per_second(rows, reference));
+        println!("  attest / reference          {:>8.2}×", first.as_secs_f64() / reference.as_secs_f64());
+    }
+
+    // The identities page: filtered, paged, rendered on the server, through the router.
+    let db = Db::connect(&url).await?;
+    let token = repo::sign_in(&db, "bench", None, "Bench", Timeouts::default()).await?;
+    let state = crate::state(db, false, crate::DEFAULT_SITE_ROOT, "127.0.0.1:0".parse()?);
+    let router = crate::router(state);
+    let paths = [
+        "/identities?kind=service_account&owner=absent&page=3",
+        "/identities?kind=human&status=active&department=Finance",
+        "/identities?q=payments&page=2",
+    ];
+    let mut timings = Vec::with_capacity(args.requests);
+    for i in 0..args.requests + 10 {
+        let request = Request::get(paths[i % paths.len()])
+            .header(header::COOKIE, format!("{}={token}", app::session::COOKIE))
+            .body(Body::empty())?;
+        let started = Instant::now();
+        let response = router.clone().oneshot(request).await?;
+        let status = response.status();
+        let _ = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+        if !status.is_success() {
+            return Err(format!("identities page answered {status}").into());
+        }
+        if i >= 10 {
+            timings.push(started.elapsed());
+        }
+    }
+    timings.sort();
+    let at = |q: f64| timings[((timings.len() as f64 * q).ceil() as usize).saturating_sub(1).min(timings.len() - 1)].as_secs_f64() * 1000.0;
+    println!(
+        "  identities page (filtered)  p50 {:.1} ms  p95 {:.1} ms  max {:.1} ms over {} requests",
+        at(0.5),
+        at(0.95),
+        at(1.0),
+        timings.len()
+    );
+    println!("  ({grants} grants imported)");
+    Ok(())
+}

@@ -1,0 +1,354 @@
+//! Generated estates: the demo (a few hundred identities) and benchmark estates (a million
+//! grants), deterministic for a seed and a clock, shaped like the real thing: orphaned
+//! service accounts, stale keys, terminated owners, dormant admin grants.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use app::db::Db;
+use app::identities::{Criticality, IdentityKind, IdentityStatus, Privilege};
+use app::imports::ImportSummary;
+use app::imports::server::model::{ApplicationRecord, EntitlementRecord, GrantRecord, IdentityRecord, Snapshot};
+use app::imports::server::{Quiet, apply};
+use app::time_fmt::DAY;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+const FIRST: &[&str] = &[
+    "Ada", "Ben", "Chloé", "Dmitri", "Esther", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kamala", "Lars", "Mei", "Nadia",
+    "Omar", "Priya", "Quentin", "Rosa", "Sven", "Tariq", "Uma", "Viktor", "Wen", "Ximena", "Yusuf", "Zoë", "Amara", "Bruno",
+    "Carmen", "Diego", "Elif", "Felix", "Giulia", "Hannah", "Ivan", "Julia", "Kofi", "Leila", "Mateo", "Noor",
+];
+const LAST: &[&str] = &[
+    "Okafor", "Lindqvist", "Moreau", "Petrov", "Cohen", "Haddad", "Hopper", "Tanaka", "García", "Becker", "Rao", "Nilsen",
+    "Zhang", "Karimi", "Farouk", "Sharma", "Dubois", "Silva", "Olsen", "Aziz", "Iyer", "Novak", "Li", "Ortiz", "Demir", "Fischer",
+    "Mensah", "Costa", "Ruiz", "Herrera", "Yilmaz", "Weber", "Romano", "Schmidt", "Ivanova", "Keller", "Boateng", "Nasser",
+    "Alvarez", "Khan",
+];
+const DEPARTMENTS: &[&str] = &["Engineering", "Platform", "Data", "Security", "Finance", "Sales", "Support", "People", "Marketing", "Legal"];
+const WORDS: &[&str] = &[
+    "billing", "payments", "reporting", "deploy", "backup", "etl", "monitoring", "search", "checkout", "ledger", "invoices",
+    "analytics", "notifications", "sync", "export", "ingest", "fraud", "catalog", "identity", "support",
+];
+
+/// (name, criticality, for machines, entitlements with the privilege the source gives, if any)
+const APPS: &[(&str, Criticality, bool, &[(&str, Option<Privilege>)])] = &[
+    ("AWS prod", Criticality::High, true, &[("AdministratorAccess", None), ("PowerUserAccess", Some(Privilege::Admin)), ("s3:*", None), ("ReadOnlyAccess", None), ("billing-export-writer", Some(Privilege::Write)), ("lambda-deployer", Some(Privilege::Write))]),
+    ("AWS staging", Criticality::Medium, true, &[("AdministratorAccess", None), ("DeveloperAccess", Some(Privilege::Write)), ("ReadOnlyAccess", None)]),
+    ("GitHub", Criticality::High, true, &[("org:owner", None), ("repo:admin", None), ("repo:push", None), ("repo:read", None), ("actions:write", None)]),
+    ("Kubernetes prod", Criticality::High, true, &[("cluster-admin", None), ("namespace-editor", None), ("view", None)]),
+    ("Snowflake", Criticality::High, true, &[("ACCOUNTADMIN", Some(Privilege::Admin)), ("SYSADMIN", None), ("ANALYST", Some(Privilege::Read)), ("LOADER", Some(Privilege::Write))]),
+    ("Datadog", Criticality::Low, true, &[("Datadog Admin Role", None), ("Datadog Standard Role", Some(Privilege::Write)), ("Datadog Read Only Role", None)]),
+    ("Stripe", Criticality::High, true, &[("Administrator", None), ("Developer", Some(Privilege::Write)), ("Analyst", Some(Privilege::Read)), ("restricted key: charges", Some(Privilege::Write))]),
+    ("Salesforce", Criticality::Medium, false, &[("System Administrator", None), ("Sales User", Some(Privilege::Write)), ("Read Only", None)]),
+    ("Jira", Criticality::Low, false, &[("jira-administrators", None), ("jira-software-users", Some(Privilege::Write)), ("Tour Guides", None)]),
+    ("Workday", Criticality::High, false, &[("HR Administrator", None), ("Payroll Partner", Some(Privilege::Write)), ("Employee Self-Service", Some(Privilege::Read))]),
+    ("Okta", Criticality::High, true, &[("Super Administrator", None), ("App Administrator", None), ("Read-only Administrator", Some(Privilege::Read))]),
+    ("PagerDuty", Criticality::Low, true, &[("Account Owner", None), ("Responder", Some(Privilege::Write)), ("Observer", Some(Privilege::Read))]),
+];
+
+const MACHINE_KINDS: &[(IdentityKind, u32)] = &[
+    (IdentityKind::ServiceAccount, 30),
+    (IdentityKind::ApiKey, 25),
+    (IdentityKind::Token, 15),
+    (IdentityKind::Workload, 12),
+    (IdentityKind::Certificate, 7),
+    (IdentityKind::Bot, 6),
+    (IdentityKind::AiAgent, 5),
+];
+
+fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
+    &items[rng.gen_range(0..items.len())]
+}
+
+fn days_ago(rng: &mut StdRng, now: i64, min: i64, max: i64) -> i64 {
+    now - rng.gen_range(min * DAY..=max * DAY)
+}
+
+/// An estate of `identities` identities (about a third humans) and exactly `grants` grants,
+/// or as many as distinct identity × entitlement pairs allow.
+pub fn estate(seed: u64, identities: usize, grants: usize, now: i64) -> Snapshot {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut snapshot = Snapshot { source: "demo".into(), format: "generated".into(), ..Default::default() };
+    let humans = (identities * 35 / 100).max(1.min(identities));
+    let mut emails = HashSet::new();
+    let managers = (humans / 8).max(1);
+    for i in 0..humans {
+        let first = pick(&mut rng, FIRST);
+        let last = pick(&mut rng, LAST);
+        let base = format!("{}.{}", ascii(first), ascii(last));
+        let mut email = format!("{base}@example.com");
+        let mut n = 2;
+        while !emails.insert(email.clone()) {
+            email = format!("{base}{n}@example.com");
+            n += 1;
+        }
+        let roll = rng.gen_range(0..100);
+        let status = if i < managers || roll < 88 {
+            IdentityStatus::Active
+        } else if roll < 94 {
+            IdentityStatus::Disabled
+        } else {
+            IdentityStatus::Terminated
+        };
+        let last_active_at = match status {
+            IdentityStatus::Active if rng.gen_bool(0.85) => Some(days_ago(&mut rng, now, 0, 25)),
+            IdentityStatus::Active => Some(days_ago(&mut rng, now, 31, 240)),
+            _ => Some(days_ago(&mut rng, now, 45, 420)),
+        };
+        let manager = (i >= managers).then(|| format!("u{:06}", rng.gen_range(0..managers)));
+        snapshot.identities.push(IdentityRecord {
+            external_id: format!("u{i:06}"),
+            kind: IdentityKind::Human,
+            display_name: format!("{first} {last}"),
+            email: Some(email),
+            owner: None,
+            manager,
+            department: Some(pick(&mut rng, DEPARTMENTS).to_string()),
+            status,
+            purpose: None,
+            created_at: Some(days_ago(&mut rng, now, 120, 2_500)),
+            last_active_at,
+            credential_rotated_at: None,
+            expires_at: None,
+        });
+    }
+    let human_emails: Vec<String> = snapshot.identities.iter().filter_map(|i| i.email.clone()).collect();
+    let total_weight: u32 = MACHINE_KINDS.iter().map(|(_, w)| w).sum();
+    let mut service_accounts: Vec<String> = Vec::new();
+    for i in humans..identities {
+        let mut roll = rng.gen_range(0..total_weight);
+        let mut kind = IdentityKind::ServiceAccount;
+        for (k, w) in MACHINE_KINDS {
+            if roll < *w {
+                kind = *k;
+                break;
+            }
+            roll -= w;
+        }
+        let word = pick(&mut rng, WORDS);
+        let word2 = pick(&mut rng, WORDS);
+        let display_name = match kind {
+            IdentityKind::ServiceAccount | IdentityKind::Human => format!("svc-{word}-{word2}"),
+            IdentityKind::ApiKey => format!("AKIA{:016X}", rng.r#gen::<u64>()),
+            IdentityKind::Token => format!("pat-{word}-release"),
+            IdentityKind::Workload => format!("k8s:prod/{word}-api"),
+            IdentityKind::Certificate => format!("CN={word}.internal.example.com"),
+            IdentityKind::Bot => format!("{word}-bot"),
+            IdentityKind::AiAgent => format!("{word}-triage-agent"),
+        };
+        let owner = if rng.gen_range(0..100) < 74 {
+            if kind == IdentityKind::ApiKey && !service_accounts.is_empty() && rng.gen_bool(0.5) {
+                Some(pick(&mut rng, &service_accounts).clone())
+            } else {
+                Some(pick(&mut rng, &human_emails).clone())
+            }
+        } else {
+            None
+        };
+        let created_at = days_ago(&mut rng, now, 60, 1_800);
+        let last_active_at = if rng.gen_bool(0.1) { None } else { Some(days_ago(&mut rng, now, 0, 400).max(created_at)) };
+        let expires_at = match rng.gen_range(0..100) {
+            _ if kind == IdentityKind::Certificate => Some(now + rng.gen_range(-60 * DAY..400 * DAY)),
+            0..35 => None,
+            35..45 => Some(now + rng.gen_range(DAY..14 * DAY)),
+            45..55 => Some(now - rng.gen_range(DAY..120 * DAY)),
+            _ => Some(now + rng.gen_range(15 * DAY..700 * DAY)),
+        };
+        let external_id = format!("m{i:06}");
+        if kind == IdentityKind::ServiceAccount {
+            service_accounts.push(external_id.clone());
+        }
+        snapshot.identities.push(IdentityRecord {
+            external_id,
+            kind,
+            display_name,
+            email: None,
+            owner,
+            manager: None,
+            department: None,
+            status: if rng.gen_bool(0.95) { IdentityStatus::Active } else { IdentityStatus::Disabled },
+            purpose: Some(format!("{} {word} for {word2}", purpose_verb(kind))),
+            created_at: Some(created_at),
+            last_active_at,
+            credential_rotated_at: Some(days_ago(&mut rng, now, 0, 800).max(created_at)),
+            expires_at,
+        });
+    }
+
+    let mut machine_entitlements = Vec::new();
+    let mut all_entitlements = Vec::new();
+    for (a, (name, criticality, for_machines, entitlements)) in APPS.iter().enumerate() {
+        snapshot.applications.push(ApplicationRecord {
+            external_id: name.to_lowercase().replace(' ', "-"),
+            name: name.to_string(),
+            owner: if a % 5 == 4 { None } else { Some(pick(&mut rng, &human_emails).clone()) },
+            criticality: *criticality,
+        });
+        for (ent, privilege) in *entitlements {
+            let index = snapshot.entitlements.len() as u32;
+            snapshot.entitlements.push(EntitlementRecord { application: a as u32, name: ent.to_string(), privilege: *privilege });
+            all_entitlements.push(index);
+            if *for_machines {
+                machine_entitlements.push(index);
+            }
+        }
+    }
+    snapshot.names = vec!["terraform".into(), "okta-workflows".into(), "access-request".into(), "bootstrap script".into()];
+
+    let capacity = snapshot.identities.len() * all_entitlements.len();
+    let wanted = grants.min(capacity * 9 / 10);
+    let mut seen: HashSet<(u32, u32)> = HashSet::with_capacity(wanted);
+    // Lower privilege is commoner; admin grants are the rarer ones reviewers must find.
+    let weight = |e: u32, snapshot: &Snapshot| match snapshot.entitlements[e as usize].privilege() {
+        (Privilege::Admin, _) => 1,
+        (Privilege::Write, _) => 3,
+        _ => 4,
+    };
+    let weighted = |list: &[u32], snapshot: &Snapshot| -> Vec<u32> {
+        list.iter().flat_map(|&e| std::iter::repeat_n(e, weight(e, snapshot))).collect()
+    };
+    let machine_pool = weighted(&machine_entitlements, &snapshot);
+    let human_pool = weighted(&all_entitlements, &snapshot);
+    while snapshot.grants.len() < wanted {
+        let identity = rng.gen_range(0..snapshot.identities.len()) as u32;
+        let record = &snapshot.identities[identity as usize];
+        let pool = if record.kind.is_machine() { &machine_pool } else { &human_pool };
+        let entitlement = *pick(&mut rng, pool);
+        if !seen.insert((identity, entitlement)) {
+            continue;
+        }
+        let created = record.created_at.unwrap_or(now - 365 * DAY);
+        let granted_at = rng.gen_range(created..=now - DAY);
+        let last_used_at = match rng.gen_range(0..100) {
+            0..15 => None,
+            15..55 => Some(rng.gen_range(granted_at.max(now - 20 * DAY)..=now)),
+            _ => Some(rng.gen_range(granted_at..=now)),
+        };
+        let granted_by = rng.gen_bool(0.7).then(|| rng.gen_range(0..snapshot.names.len() as u32));
+        snapshot.grants.push(GrantRecord { identity, entitlement, granted_at: Some(granted_at), last_used_at, granted_by });
+    }
+    snapshot.identities.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x5eed));
+    remap_after_shuffle(&mut snapshot);
+    snapshot
+}
+
+/// Shuffling identities keeps humans and machines interleaved in files; grants follow.
+fn remap_after_shuffle(snapshot: &mut Snapshot) {
+    let position: std::collections::HashMap<&str, u32> =
+        snapshot.identities.iter().enumerate().map(|(i, r)| (r.external_id.as_str(), i as u32)).collect();
+    let by_old_index: Vec<u32> = {
+        let mut ids: Vec<(usize, &str)> = snapshot.identities.iter().map(|r| (old_index(&r.external_id), r.external_id.as_str())).collect();
+        ids.sort_unstable();
+        ids.into_iter().map(|(_, id)| position[id]).collect()
+    };
+    for grant in &mut snapshot.grants {
+        grant.identity = by_old_index[grant.identity as usize];
+    }
+}
+
+/// Identities are numbered in creation order: `u000012` is the 13th, `m000400` the 401st.
+fn old_index(external_id: &str) -> usize {
+    external_id[1..].parse().unwrap_or(usize::MAX)
+}
+
+fn purpose_verb(kind: IdentityKind) -> &'static str {
+    match kind {
+        IdentityKind::ApiKey | IdentityKind::Token => "calls",
+        IdentityKind::Certificate => "serves TLS for",
+        IdentityKind::Bot => "posts",
+        IdentityKind::AiAgent => "triages",
+        _ => "runs",
+    }
+}
+
+fn ascii(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            'é' => 'e',
+            'ë' => 'e',
+            'í' => 'i',
+            'ï' => 'i',
+            'ó' => 'o',
+            'ö' => 'o',
+            'ü' => 'u',
+            other => other,
+        })
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_lowercase()
+}
+
+fn rfc3339(ts: Option<i64>) -> String {
+    use time::format_description::well_known::Rfc3339;
+    ts.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// Writes the snapshot as a CSV bundle that `attest import csv` reads back.
+pub fn write_bundle(snapshot: &Snapshot, dir: &Path) -> Result<(), crate::cli::AnyError> {
+    std::fs::create_dir_all(dir)?;
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let mut w = csv::Writer::from_path(dir.join("identities.csv"))?;
+    w.write_record([
+        "id", "kind", "display_name", "email", "owner", "manager", "department", "status", "created_at", "last_active_at",
+        "credential_rotated_at", "expires_at", "purpose",
+    ])?;
+    for i in &snapshot.identities {
+        w.write_record([
+            i.external_id.clone(),
+            i.kind.as_str().into(),
+            i.display_name.clone(),
+            opt(&i.email),
+            opt(&i.owner),
+            opt(&i.manager),
+            opt(&i.department),
+            i.status.as_str().into(),
+            rfc3339(i.created_at),
+            rfc3339(i.last_active_at),
+            rfc3339(i.credential_rotated_at),
+            rfc3339(i.expires_at),
+            opt(&i.purpose),
+        ])?;
+    }
+    w.flush()?;
+    let mut w = csv::Writer::from_path(dir.join("applications.csv"))?;
+    w.write_record(["id", "name", "owner", "criticality"])?;
+    for a in &snapshot.applications {
+        w.write_record([a.external_id.clone(), a.name.clone(), opt(&a.owner), a.criticality.as_str().into()])?;
+    }
+    w.flush()?;
+    let mut w = csv::Writer::from_path(dir.join("grants.csv"))?;
+    w.write_record(["identity", "application", "entitlement", "privilege", "granted_at", "last_used_at", "granted_by"])?;
+    for g in &snapshot.grants {
+        let ent = &snapshot.entitlements[g.entitlement as usize];
+        w.write_record([
+            snapshot.identities[g.identity as usize].external_id.as_str(),
+            snapshot.applications[ent.application as usize].external_id.as_str(),
+            ent.name.as_str(),
+            ent.privilege.map(Privilege::as_str).unwrap_or_default(),
+            &rfc3339(g.granted_at),
+            &rfc3339(g.last_used_at),
+            g.granted_by.map(|n| snapshot.names[n as usize].as_str()).unwrap_or_default(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+pub async fn estate_is_empty(db: &Db) -> Result<bool, crate::cli::AnyError> {
+    let n: i64 = sqlx::query_scalar("select count(*) from identity").fetch_one(&db.pool).await?;
+    Ok(n == 0)
+}
+
+/// Seeds (or refreshes) the demo estate as the source `demo`: about eight grants an identity.
+pub async fn seed_demo(db: &Db, seed: u64, identities: usize) -> Result<ImportSummary, crate::cli::AnyError> {
+    let snapshot = estate(seed, identities, identities * 8, now());
+    Ok(apply::apply(db, &snapshot, "demo seed", &Quiet).await?)
+}

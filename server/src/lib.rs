@@ -1,0 +1,80 @@
+//! The composition root: configuration, the router, the CLI and background work.
+
+use std::net::SocketAddr;
+
+use app::db::Db;
+use app::state::AppState;
+use axum::Router;
+use axum::routing::{get, post};
+use leptos::config::LeptosOptions;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+
+pub mod bench;
+pub mod cli;
+pub mod generate;
+pub mod output;
+pub mod telemetry;
+pub mod web;
+
+/// Where the browser bundle (`pkg/`) and public files are served from.
+pub const DEFAULT_SITE_ROOT: &str = "target/site";
+
+pub fn leptos_options(site_root: &str, addr: SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("attest")
+        .site_root(site_root)
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .env(leptos::config::Env::PROD)
+        .build()
+}
+
+/// Everything a request needs, built once.
+pub fn state(db: Db, demo: bool, site_root: &str, addr: SocketAddr) -> AppState {
+    AppState { leptos_options: leptos_options(site_root, addr), db, demo }
+}
+
+/// The whole web application, testable without a socket.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(app::app::App);
+    let shell_options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(web::healthz))
+        .route("/demo/sign-in", post(web::demo_sign_in))
+        .route("/sign-out", post(web::sign_out))
+        .leptos_routes_with_context(&state, routes, || {}, move || app::app::shell(shell_options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::app::shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), web::session_layer))
+        .layer(axum::middleware::from_fn(web::security_headers))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves until SIGINT or SIGTERM, then finishes the requests under way.
+pub async fn serve(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(address = %listener.local_addr()?, demo = state.demo, "attest is listening");
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests under way");
+}
