@@ -192,6 +192,8 @@ pub fn read_bundle(dir: &Path, source: &str, progress: &dyn Progress) -> Result<
 
     // identities.csv
     let mut identity_index: HashMap<String, (u32, u64)> = HashMap::new();
+    // Rows already refused; their grants are not reported a second time.
+    let mut refused_identities: std::collections::HashSet<String> = std::collections::HashSet::new();
     identities.each(progress, &mut problems, |row, problems| match read_identity(row) {
         Ok(record) => match identity_index.get(&record.external_id) {
             Some((_, first)) => {
@@ -204,6 +206,9 @@ pub fn read_bundle(dir: &Path, source: &str, progress: &dyn Progress) -> Result<
             }
         },
         Err(p) => {
+            if let Ok(Some(id)) = row.get("id") {
+                refused_identities.insert(id.to_string());
+            }
             problems.rejected += 1;
             problems.add(p);
         }
@@ -262,12 +267,16 @@ pub fn read_bundle(dir: &Path, source: &str, progress: &dyn Progress) -> Result<
             let last_used_at = row.date("last_used_at")?;
             let granted_by = row.get("granted_by")?;
             let Some(&(identity, _)) = identity_index.get(identity) else {
+                if refused_identities.contains(identity) {
+                    return Ok(None);
+                }
                 return Err(row.problem("identity", format!("unknown identity `{identity}` (not in identities.csv)")));
             };
-            Ok((identity, application, entitlement, privilege, granted_at, last_used_at, granted_by))
+            Ok(Some((identity, application, entitlement, privilege, granted_at, last_used_at, granted_by)))
         })();
         let (identity, application, entitlement, privilege, granted_at, last_used_at, granted_by) = match fields {
-            Ok(f) => f,
+            Ok(Some(f)) => f,
+            Ok(None) => return,
             Err(p) => return reject(p, problems),
         };
         let app = match app_index.get(application) {

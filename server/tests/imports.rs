@@ -1,0 +1,168 @@
+use std::fs;
+
+use crate::helpers::{TestApp, bundle_copy, fixture};
+use crate::on_both_databases;
+
+async fn estate_counts(app: &TestApp) -> (i64, i64, i64, i64) {
+    (
+        app.count("select count(*) from identity").await,
+        app.count("select count(*) from access_grant").await,
+        app.count("select count(*) from access_grant where ended_at is null").await,
+        app.count("select count(*) from application").await,
+    )
+}
+
+/// Replaces `from` with `to` in one file of a bundle.
+fn edit(dir: &std::path::Path, file: &str, from: &str, to: &str) {
+    let path = dir.join(file);
+    let text = fs::read_to_string(&path).expect("read");
+    assert!(text.contains(from), "{file} contains {from:?}");
+    fs::write(&path, text.replacen(from, to, 1)).expect("write");
+}
+
+on_both_databases! {
+    async fn importing_a_bundle_stores_identities_grants_and_applications(app: TestApp) {
+        let summary = app.import(&fixture("estate"), "hr").await.expect("imports");
+        assert_eq!((summary.identities_added, summary.grants_added, summary.applications_added), (6, 7, 2), "{}", app.backend);
+        assert_eq!(estate_counts(&app).await, (6, 7, 7, 2));
+        assert_eq!(app.count("select count(*) from entitlement where privilege = 'admin' and privilege_inferred = 1").await, 2, "AdministratorAccess and s3:* read as admin");
+    }
+
+    async fn reimporting_the_same_bundle_changes_nothing(app: TestApp) {
+        app.import(&fixture("estate"), "hr").await.expect("first import");
+        let before = estate_counts(&app).await;
+        let updated: i64 = app.count("select coalesce(max(updated_at), 0) from access_grant").await;
+        let again = app.import(&fixture("estate"), "hr").await.expect("second import");
+        assert_eq!(
+            (again.identities_added, again.identities_changed, again.identities_ended, again.grants_added, again.grants_changed, again.grants_ended),
+            (0, 0, 0, 0, 0, 0)
+        );
+        assert_eq!(estate_counts(&app).await, before);
+        assert_eq!(app.count("select coalesce(max(updated_at), 0) from access_grant").await, updated);
+        assert_eq!(app.count("select count(*) from import_run").await, 2, "both runs are recorded");
+    }
+
+    async fn a_grant_missing_from_the_next_snapshot_is_ended_and_kept(app: TestApp) {
+        app.import(&fixture("estate"), "hr").await.expect("first import");
+        let dir = bundle_copy("estate");
+        edit(dir.path(), "grants.csv", "svc-orphan,aws-prod,s3:*,,2019-06-01,,\n", "");
+        let summary = app.import(dir.path(), "hr").await.expect("second import");
+        assert_eq!(summary.grants_ended, 1);
+        assert_eq!(estate_counts(&app).await, (6, 7, 6, 2), "the ended grant is still stored");
+        let ended: i64 = app
+            .count("select count(*) from access_grant g join entitlement e on e.entitlement_id = g.entitlement_id where e.name = 's3:*' and g.ended_at is not null")
+            .await;
+        assert_eq!(ended, 1);
+
+        // It comes back when a later snapshot has it again.
+        let summary = app.import(&fixture("estate"), "hr").await.expect("third import");
+        assert_eq!((summary.grants_added, summary.grants_changed), (0, 1));
+        assert_eq!(estate_counts(&app).await, (6, 7, 7, 2));
+    }
+
+    async fn a_changed_usage_date_counts_as_a_change(app: TestApp) {
+        app.import(&fixture("estate"), "hr").await.expect("first import");
+        let dir = bundle_copy("estate");
+        edit(dir.path(), "grants.csv", "u1,github,repo:push,write,2021-03-02,2026-11-18,", "u1,github,repo:push,write,2021-03-02,2026-11-21,");
+        edit(dir.path(), "identities.csv", "Ada Okafor", "Ada Okafor-Hopper");
+        let summary = app.import(dir.path(), "hr").await.expect("second import");
+        assert_eq!((summary.grants_changed, summary.identities_changed), (1, 1));
+    }
+
+    async fn sources_are_separate_snapshots(app: TestApp) {
+        app.import(&fixture("estate"), "hr").await.expect("hr");
+        app.import(&fixture("estate"), "aws").await.expect("aws");
+        assert_eq!(estate_counts(&app).await, (12, 14, 14, 4));
+    }
+
+    async fn owners_and_managers_resolve_to_identities_by_email_or_id(app: TestApp) {
+        app.import(&fixture("estate"), "hr").await.expect("imports");
+        let resolved = |external: &'static str, column: &'static str, target: &'static str| {
+            let db = app.db.clone();
+            async move {
+                let sql = format!(
+                    "select count(*) from identity i join identity o on o.identity_id = i.{column}_identity_id \
+                     where i.external_id = '{external}' and o.external_id = '{target}'"
+                );
+                sqlx::query_scalar::<_, i64>(&sql).fetch_one(&db.pool).await.expect("query")
+            }
+        };
+        assert_eq!(resolved("svc-billing", "owner", "u1").await, 1, "by email");
+        assert_eq!(resolved("key-1", "owner", "svc-billing").await, 1, "by id: a key owned by its service account");
+        assert_eq!(resolved("u2", "manager", "u1").await, 1);
+        assert_eq!(app.count("select count(*) from identity where external_id = 'svc-orphan' and owner_identity_id is null").await, 1);
+    }
+
+    async fn a_bad_row_refuses_the_whole_import_naming_file_line_and_field(app: TestApp) {
+        app.import(&fixture("estate"), "hr").await.expect("first import");
+        let before = estate_counts(&app).await;
+        let dir = bundle_copy("estate");
+        edit(dir.path(), "identities.csv", "svc-orphan,service_account", "svc-orphan,robot");
+        edit(dir.path(), "grants.csv", "u2,aws-prod,ReadOnlyAccess,read,2020-01-16", "u2,aws-prod,ReadOnlyAccess,read,2020-02-30");
+        fs::write(dir.path().join("grants.csv"), fs::read_to_string(dir.path().join("grants.csv")).unwrap() + "ghost,github,repo:read,,,,\n").unwrap();
+        let err = app.import(dir.path(), "hr").await.expect_err("refused");
+        assert!(err.contains("nothing was changed (3 rejected)"), "{err}");
+        assert!(err.contains("identities.csv line 5, field `kind`: unknown kind `robot`"), "{err}");
+        assert!(err.contains("grants.csv line 4, field `granted_at`: `2020-02-30` is not a date"), "{err}");
+        assert!(err.contains("grants.csv line 9, field `identity`: unknown identity `ghost`"), "{err}");
+        assert_eq!(estate_counts(&app).await, before, "nothing stored was lost or half-written");
+    }
+
+    async fn a_file_that_is_not_utf8_is_refused_naming_the_field(app: TestApp) {
+        let dir = bundle_copy("estate");
+        let path = dir.path().join("identities.csv");
+        let mut bytes = fs::read(&path).unwrap();
+        let at = bytes.windows(3).position(|w| w == b"Ben").unwrap();
+        bytes[at + 1] = 0xE9; // Latin-1 é
+        fs::write(&path, bytes).unwrap();
+        let err = app.import(dir.path(), "hr").await.expect_err("refused");
+        assert!(err.contains("identities.csv line 3, field `display_name`: not UTF-8 text"), "{err}");
+        assert_eq!(estate_counts(&app).await, (0, 0, 0, 0));
+    }
+
+    async fn a_missing_required_column_is_refused(app: TestApp) {
+        let dir = bundle_copy("estate");
+        edit(dir.path(), "grants.csv", "identity,application,entitlement,", "identity,app,entitlement,");
+        let err = app.import(dir.path(), "hr").await.expect_err("refused");
+        assert!(err.contains("grants.csv line 1, field `application`: required column missing"), "{err}");
+        assert_eq!(estate_counts(&app).await, (0, 0, 0, 0));
+    }
+
+    async fn a_row_with_too_many_fields_is_refused(app: TestApp) {
+        let dir = bundle_copy("estate");
+        edit(dir.path(), "grants.csv", "bot-x,github,repo:read,,2024-01-01,2026-01-01,", "bot-x,github,repo:read,,2024-01-01,2026-01-01,,extra");
+        let err = app.import(dir.path(), "hr").await.expect_err("refused");
+        assert!(err.contains("grants.csv line 8: the row has 8 fields, the header has 7"), "{err}");
+    }
+
+    async fn unknown_columns_are_a_warning_not_an_error(app: TestApp) {
+        let dir = bundle_copy("estate");
+        let path = dir.path().join("applications.csv");
+        let text = fs::read_to_string(&path).unwrap().replace("criticality\n", "criticality,cost_center\n").replace("high\n", "high,CC-1\n").replace("medium\n", "medium,\n");
+        fs::write(&path, text).unwrap();
+        let summary = app.import(dir.path(), "hr").await.expect("imports");
+        assert_eq!(summary.warnings, vec!["applications.csv: unknown column `cost_center` ignored".to_string()]);
+    }
+
+    async fn strings_are_stored_exactly_as_given(app: TestApp) {
+        app.import(&fixture("estate"), "hr").await.expect("imports");
+        let name: String = sqlx::query_scalar("select display_name from identity where external_id = 'bot-x'").fetch_one(&app.db.pool).await.unwrap();
+        assert_eq!(name, "<script>alert('x')</script>");
+        let purpose: String = sqlx::query_scalar("select purpose from identity where external_id = 'bot-x'").fetch_one(&app.db.pool).await.unwrap();
+        assert_eq!(purpose, "posts \"deploy\" notices");
+    }
+
+    async fn the_demo_estate_has_every_kind_and_thousands_of_grants(app: TestApp) {
+        let summary = server::generate::seed_demo(&app.db, 42, 400).await.expect("seeds");
+        assert_eq!(summary.identities_added, 400);
+        assert_eq!(summary.grants_added, 3200);
+        let kinds = app.count("select count(distinct kind) from identity").await;
+        assert_eq!(kinds, 8);
+        assert!(app.count("select count(*) from identity where kind <> 'human' and owner is null").await > 20, "orphaned machine identities");
+        assert!(app.count("select count(*) from identity where status = 'terminated'").await > 0);
+        // Seeding again refreshes, it does not duplicate.
+        let again = server::generate::seed_demo(&app.db, 42, 400).await.expect("seeds again");
+        assert_eq!(again.identities_added, 0);
+        assert_eq!(app.count("select count(*) from identity").await, 400);
+    }
+}

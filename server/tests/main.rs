@@ -1,0 +1,8 @@
+//! Integration tests: the real router on a real SQLite file and, when
+//! `ATTEST_TEST_POSTGRES_URL` is set, on a fresh PostgreSQL database per test.
+
+mod helpers;
+
+mod cli;
+mod imports;
+mod web;
