@@ -102,12 +102,14 @@ fn create_parent_dir(url: &str) -> Result<()> {
     Ok(())
 }
 
-/// A value bound to a query: the only way user input reaches SQL.
+/// A value bound to a query: the only way user input reaches SQL. Nulls keep their type,
+/// because PostgreSQL fixes a prepared statement's parameter types at its first use.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Int(i64),
     Text(String),
-    Null,
+    NullInt,
+    NullText,
 }
 
 /// A query text with `$n` placeholders and the values that fill them, built up piece by piece
@@ -155,7 +157,8 @@ impl Sql {
             let bound = match value {
                 Value::Int(v) => args.add(*v),
                 Value::Text(v) => args.add(v.clone()),
-                Value::Null => args.add(None::<i64>),
+                Value::NullInt => args.add(None::<i64>),
+                Value::NullText => args.add(None::<String>),
             };
             bound.map_err(|e| DbError::Sqlx(sqlx::Error::Encode(e)))?;
         }
@@ -194,9 +197,19 @@ impl From<&str> for Value {
         Value::Text(v.to_string())
     }
 }
-impl<T: Into<Value>> From<Option<T>> for Value {
-    fn from(v: Option<T>) -> Self {
-        v.map(Into::into).unwrap_or(Value::Null)
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        v.map(Value::Int).unwrap_or(Value::NullInt)
+    }
+}
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        v.map(Value::Text).unwrap_or(Value::NullText)
+    }
+}
+impl From<Option<&str>> for Value {
+    fn from(v: Option<&str>) -> Self {
+        v.map(Value::from).unwrap_or(Value::NullText)
     }
 }
 

@@ -1,6 +1,6 @@
 use std::process::Command;
 
-use crate::helpers::{TestApp, fixture};
+use crate::helpers::fixture;
 use crate::on_both_databases;
 
 fn attest(url: &str, args: &[&str]) -> (bool, String, String) {

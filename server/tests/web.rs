@@ -1,7 +1,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 
-use crate::helpers::{TestApp, fixture};
+use crate::helpers::fixture;
 use crate::on_both_databases;
 
 on_both_databases! {
