@@ -7,6 +7,11 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO_LEPTOS_VERSION := 0.3.10
 # wasm-bindgen-cli must match the wasm-bindgen in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
+# wasm-opt for release builds: rustc emits reference types for wasm32, which Debian's
+# binaryen (108) rewrites into a module browsers refuse; binaryen from npm is current.
+BINARYEN_VERSION := 132.0.0
+TOOLS := $(CURDIR)/target/tools
+export PATH := $(TOOLS)/node_modules/.bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_UPDATED := /tmp/.attest-apt-updated
 
@@ -29,11 +34,15 @@ tools:
 	  echo "==> installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (once; about 3 minutes)"; \
 	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); \
 	else echo "==> wasm-bindgen $(WASM_BINDGEN_VERSION): present"; fi
-	@$(MAKE) --no-print-directory apt PACKAGES="binaryen sqlite3" COMMANDS="wasm-opt sqlite3"
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory apt PACKAGES="nodejs npm" COMMANDS="npm"
+	@if ! $(TOOLS)/node_modules/.bin/wasm-opt --version 2>/dev/null | grep -q "^wasm-opt version $(word 1,$(subst ., ,$(BINARYEN_VERSION))) "; then \
+	  echo "==> installing wasm-opt (npm binaryen $(BINARYEN_VERSION)) into target/tools"; \
+	  npm install --prefix $(TOOLS) --no-save --no-audit --no-fund binaryen@$(BINARYEN_VERSION); \
+	else echo "==> wasm-opt $(BINARYEN_VERSION): present"; fi
+	@$(MAKE) --no-print-directory apt PACKAGES="sqlite3" COMMANDS="sqlite3"
 
 test-tools:
 	@$(MAKE) --no-print-directory apt PACKAGES="chromium" COMMANDS="chromium"
-	@command -v node >/dev/null || $(MAKE) --no-print-directory apt PACKAGES="nodejs npm" COMMANDS="node"
 	@if [ ! -d end2end/node_modules/playwright-core ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then \
 	  echo "==> installing end2end node packages (npm ci)"; (cd end2end && npm ci --no-audit --no-fund); \
 	else echo "==> end2end node packages: present"; fi

@@ -53,7 +53,7 @@ pub struct ServeArgs {
     pub addr: SocketAddr,
     /// Offer the demo sign-in and show a demo banner on every page; seeds the demo estate
     /// into an empty database.
-    #[arg(long, env = "ATTEST_DEMO")]
+    #[arg(long, env = "ATTEST_DEMO", value_parser = clap::builder::FalseyValueParser::new())]
     pub demo: bool,
     /// Folder with the browser bundle (`pkg/`), as built by cargo-leptos.
     #[arg(long, env = "ATTEST_SITE_ROOT", default_value = crate::DEFAULT_SITE_ROOT)]
