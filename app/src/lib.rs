@@ -13,6 +13,8 @@ pub mod error;
 pub mod identities;
 /// Snapshots from sources: parsing, validating and applying them in one transaction.
 pub mod imports;
+/// The risk score of every grant: factors, weights, and recomputing them.
+pub mod scoring;
 /// Who is signed in, and the demo sign-in.
 pub mod session;
 

@@ -94,7 +94,19 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
         bundle.join("grants.csv").display()
     );
     let started = Instant::now();
-    let output = Command::new("sqlite3").arg(&reference_db).arg(script).output();
+    let output = Command::new("sqlite3")
+        .arg(&reference_db)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            if let Some(mut stdin) = child.stdin.take() {
+                stdin.write_all(script.as_bytes())?;
+            }
+            child.wait_with_output()
+        });
     let reference = match output {
         Ok(out) if out.status.success() => Some(started.elapsed()),
         Ok(out) => {

@@ -83,6 +83,15 @@ pub struct ListArgs {
     pub format: Format,
     #[arg(long)]
     pub limit: Option<u32>,
+    /// `risk` lists the riskiest first.
+    #[arg(long, value_enum, default_value = "name")]
+    pub sort: Sort,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Sort {
+    Name,
+    Risk,
 }
 
 #[derive(Debug, clap::Args)]
@@ -159,14 +168,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
         Command::Identities(args) => {
             let db = connect(&cli.database_url).await?;
             let limit = args.limit.unwrap_or(u32::MAX / 2);
-            let page = app::identities::server::repo::list(&db, &IdentityFilter { page: 1, ..Default::default() }, limit)
+            let page = app::identities::server::repo::list(&db, &IdentityFilter { page: 1, sort: (args.sort == Sort::Risk).then(|| "risk".to_string()), ..Default::default() }, limit)
                 .await?
                 .map_err(|e| e.to_string())?;
             output::print_identities(&page.rows, args.format)?;
         }
         Command::Grants(args) => {
             let db = connect(&cli.database_url).await?;
-            let rows = app::identities::server::repo::grants(&db, args.limit.map(i64::from)).await?;
+            let rows = app::identities::server::repo::grants(&db, args.sort == Sort::Risk, args.limit.map(i64::from)).await?;
             output::print_grants(&rows, args.format)?;
         }
         Command::Demo(args) => {

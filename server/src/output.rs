@@ -31,7 +31,7 @@ pub fn print_identities(rows: &[IdentityRow], format: Format) -> std::io::Result
             writeln!(out)
         }
         Format::Csv | Format::Table => {
-            let header = ["identity", "kind", "display_name", "email", "status", "owner", "manager", "department", "last_active_at", "expires_at", "active_grants", "source"];
+            let header = ["identity", "kind", "display_name", "email", "status", "owner", "manager", "department", "last_active_at", "expires_at", "active_grants", "source", "risk"];
             let lines: Vec<Vec<String>> = rows
                 .iter()
                 .map(|r| {
@@ -48,6 +48,7 @@ pub fn print_identities(rows: &[IdentityRow], format: Format) -> std::io::Result
                         ts(r.expires_at),
                         r.active_grants.to_string(),
                         r.source.clone(),
+                        r.risk_score.to_string(),
                     ]
                 })
                 .collect();
@@ -64,7 +65,7 @@ pub fn print_grants(rows: &[GrantRow], format: Format) -> std::io::Result<()> {
             writeln!(out)
         }
         Format::Csv | Format::Table => {
-            let header = ["identity", "kind", "application", "entitlement", "privilege", "granted_at", "last_used_at", "granted_by"];
+            let header = ["identity", "kind", "application", "entitlement", "privilege", "granted_at", "last_used_at", "granted_by", "risk", "factors"];
             let lines: Vec<Vec<String>> = rows
                 .iter()
                 .map(|g| {
@@ -77,6 +78,8 @@ pub fn print_grants(rows: &[GrantRow], format: Format) -> std::io::Result<()> {
                         ts(g.granted_at),
                         ts(g.last_used_at),
                         opt(&g.granted_by),
+                        g.risk_score.to_string(),
+                        g.risk_words.clone(),
                     ]
                 })
                 .collect();

@@ -20,8 +20,8 @@ on_both_databases! {
         let (ok, out, _) = attest(&app.url, &["grants", "--format", "csv"]);
         assert!(ok);
         let mut lines = out.lines();
-        assert_eq!(lines.next(), Some("identity,kind,application,entitlement,privilege,granted_at,last_used_at,granted_by"));
-        assert!(out.contains("svc-legacy-etl,service_account,AWS prod,s3:*,admin,2019-06-01,,"), "{out}");
+        assert_eq!(lines.next(), Some("identity,kind,application,entitlement,privilege,granted_at,last_used_at,granted_by,risk,factors"));
+        assert!(out.contains("svc-legacy-etl,service_account,AWS prod,s3:*,admin,2019-06-01,,,"), "{out}");
 
         let (ok, out, _) = attest(&app.url, &["identities", "--format", "json", "--limit", "2"]);
         assert!(ok);

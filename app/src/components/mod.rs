@@ -52,6 +52,20 @@ pub fn PrivilegeBadge(privilege: Privilege, inferred: bool) -> impl IntoView {
     }
 }
 
+/// The score as a number with its band, and the factors in words beside it.
+#[component]
+pub fn Risk(score: i64, #[prop(optional, into)] words: Option<String>) -> impl IntoView {
+    let band = crate::scoring::band(score.clamp(0, 100) as u32);
+    let class = format!("risk {band}");
+    let label = format!("risk {score} of 100, {band}");
+    view! {
+        <span class="risk-cell">
+            <span class=class aria-label=label.clone() title=label>{score}</span>
+            {words.filter(|w| !w.is_empty()).map(|w| view! { <span class="factors">{w}</span> })}
+        </span>
+    }
+}
+
 /// Previous / next links and where we are; `href` builds the link for a page number.
 #[component]
 pub fn Pager(page: u32, per_page: u32, total: i64, href: impl Fn(u32) -> String + 'static) -> impl IntoView {

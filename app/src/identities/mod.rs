@@ -137,6 +137,8 @@ pub struct IdentityFilter {
     pub owner: Option<String>,
     pub department: Option<String>,
     pub q: Option<String>,
+    /// `risk` lists the riskiest first; otherwise by name.
+    pub sort: Option<String>,
     pub page: u32,
 }
 
@@ -152,6 +154,7 @@ impl IdentityFilter {
             owner: value("owner"),
             department: value("department"),
             q: value("q"),
+            sort: value("sort"),
             page: value("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1),
         }
     }
@@ -165,6 +168,7 @@ impl IdentityFilter {
             ("owner", &self.owner),
             ("department", &self.department),
             ("q", &self.q),
+            ("sort", &self.sort),
         ] {
             if let Some(v) = value {
                 parts.push(format!("{key}={}", encode_component(v)));
@@ -211,6 +215,8 @@ pub struct IdentityRow {
     pub expires_at: Option<i64>,
     pub active_grants: i64,
     pub source: String,
+    /// The highest risk score among its active grants.
+    pub risk_score: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -238,6 +244,9 @@ pub struct GrantRow {
     pub last_used_at: Option<i64>,
     pub granted_by: Option<String>,
     pub ended_at: Option<i64>,
+    pub risk_score: i64,
+    /// The factors behind the score, in words, strongest first.
+    pub risk_words: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
-use crate::components::{KindBadge, Pager, PrivilegeBadge, StatusBadge, ago_or, date_or_dash, thousands};
+use crate::components::{KindBadge, Pager, PrivilegeBadge, Risk, StatusBadge, ago_or, date_or_dash, thousands};
 use crate::error::AppError;
 use crate::identities::api::{estate_overview, get_identity, list_applications, list_identities};
 use crate::identities::{
@@ -142,6 +142,10 @@ fn FilterBar(filter: IdentityFilter, departments: Vec<String>) -> impl IntoView 
         let apply = apply.clone();
         move |ev| apply(&|f| f.department = non_empty(event_target_value(&ev)), false)
     };
+    let on_sort = {
+        let apply = apply.clone();
+        move |ev| apply(&|f| f.sort = non_empty(event_target_value(&ev)), false)
+    };
     let on_search = move |ev| apply(&|f| f.q = non_empty(event_target_value(&ev)), true);
     let selected = |value: &Option<String>, option: &str| value.as_deref() == Some(option);
     view! {
@@ -184,6 +188,13 @@ fn FilterBar(filter: IdentityFilter, departments: Vec<String>) -> impl IntoView 
                     }).collect_view()}
                 </select>
             </label>
+            <label>
+                "Sort"
+                <select name="sort" on:change=on_sort>
+                    <option value="" selected=filter.sort.is_none()>"By name"</option>
+                    <option value="risk" selected=selected(&filter.sort, "risk")>"Riskiest first"</option>
+                </select>
+            </label>
             <label class="grow">
                 "Search"
                 <input type="search" name="q" placeholder="name, email or id" value=filter.q.clone().unwrap_or_default() on:input=on_search />
@@ -209,6 +220,7 @@ fn IdentityTable(page: IdentityPage, filter: IdentityFilter) -> impl IntoView {
                     <th scope="col">"Last active"</th>
                     <th scope="col">"Credential"</th>
                     <th scope="col" class="num">"Grants"</th>
+                    <th scope="col">"Risk"</th>
                 </tr>
             </thead>
             <tbody>
@@ -245,6 +257,7 @@ fn IdentityTableRow(row: IdentityRow, now: i64) -> impl IntoView {
             <td>{ago_or(row.last_active_at, now, "never")}</td>
             <td>{credential.unwrap_or_default()}</td>
             <td class="num">{thousands(row.active_grants)}</td>
+            <td><Risk score=row.risk_score /></td>
         </tr>
     }
 }
@@ -344,6 +357,7 @@ fn GrantTable(grants: Vec<GrantRow>, now: i64) -> impl IntoView {
                     <th scope="col">"Last used"</th>
                     <th scope="col">"Granted by"</th>
                     <th scope="col">"State"</th>
+                    <th scope="col">"Risk"</th>
                 </tr>
             </thead>
             <tbody>
@@ -361,6 +375,7 @@ fn GrantTable(grants: Vec<GrantRow>, now: i64) -> impl IntoView {
                                 Some(at) => format!("ended {}", crate::time_fmt::date(at)),
                                 None => "active".to_string(),
                             }}</td>
+                            <td><Risk score=g.risk_score words=g.risk_words /></td>
                         </tr>
                     }
                 }).collect_view()}

@@ -20,6 +20,8 @@ pub struct ImportSummary {
     pub applications_added: i64,
     pub entitlements_added: i64,
     pub rejected: i64,
+    /// Active grants of the whole estate scored again after the import.
+    pub grants_scored: u64,
     pub warnings: Vec<String>,
 }
 
@@ -41,6 +43,7 @@ impl std::fmt::Display for ImportSummary {
             "  applications: {} added; entitlements: {} added",
             self.applications_added, self.entitlements_added
         )?;
+        writeln!(f, "  risk:       {} active grants scored", self.grants_scored)?;
         write!(f, "  rejected:   {}", self.rejected)?;
         for warning in &self.warnings {
             write!(f, "\n  warning: {warning}")?;

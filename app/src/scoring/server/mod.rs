@@ -1,0 +1,3 @@
+//! Recomputing and storing scores over the whole estate.
+
+pub mod repo;
