@@ -3,7 +3,9 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, StaticSegment, path};
 
+use crate::identities::grants_ui::GrantsPage;
 use crate::identities::ui::{ApplicationsPage, IdentitiesPage, IdentityPage, OverviewPage};
+use crate::scoring::ui::RiskPage;
 use crate::session::api::auth_status;
 use crate::session::ui::SignInPage;
 
@@ -40,6 +42,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("identities") view=IdentitiesPage ssr=SsrMode::Async />
                     <Route path=path!("/identities/:id") view=IdentityPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("applications") view=ApplicationsPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("grants") view=GrantsPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("risk") view=RiskPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("sign-in") view=SignInPage ssr=SsrMode::Async />
                 </Routes>
             </main>
@@ -69,7 +73,9 @@ fn Header() -> impl IntoView {
                         <nav aria-label="Main">
                             <A href="/">"Overview"</A>
                             <A href="/identities">"Identities"</A>
+                            <A href="/grants">"Grants"</A>
                             <A href="/applications">"Applications"</A>
+                            <A href="/risk">"Risk"</A>
                         </nav>
                         <div class="who">
                             {match user {

@@ -13,6 +13,8 @@ pub mod error;
 pub mod identities;
 /// Snapshots from sources: parsing, validating and applying them in one transaction.
 pub mod imports;
+/// The query language over grants: a parser with column-precise errors, compiled to SQL.
+pub mod query;
 /// The risk score of every grant: factors, weights, and recomputing them.
 pub mod scoring;
 /// Who is signed in, and the demo sign-in.

@@ -6,3 +6,4 @@ alter table access_grant add column risk_rules text not null default '';
 alter table identity add column risk_score bigint not null default 0;
 create index access_grant_risk on access_grant (risk_score, access_grant_id);
 create index identity_risk on identity (risk_score, identity_id);
+create index identity_department on identity (department);

@@ -86,6 +86,9 @@ pub struct ListArgs {
     /// `risk` lists the riskiest first.
     #[arg(long, value_enum, default_value = "name")]
     pub sort: Sort,
+    /// Grants only: a query such as `privilege:admin idle>30d -kind:human`.
+    #[arg(long)]
+    pub query: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -175,7 +178,19 @@ pub async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
         }
         Command::Grants(args) => {
             let db = connect(&cli.database_url).await?;
-            let rows = app::identities::server::repo::grants(&db, args.sort == Sort::Risk, args.limit.map(i64::from)).await?;
+            let rows = match &args.query {
+                None => app::identities::server::repo::grants(&db, args.sort == Sort::Risk, args.limit.map(i64::from)).await?,
+                Some(query) => {
+                    let limit = args.limit.map(i64::from).unwrap_or(i64::MAX / 2);
+                    match app::identities::server::repo::query_grants(&db, query, args.sort == Sort::Risk, limit, 0).await? {
+                        Ok((rows, _)) => rows,
+                        Err(e) => {
+                            eprintln!("{query}\n{}^\nerror: {e}", " ".repeat(e.column.saturating_sub(1)));
+                            return Ok(ExitCode::FAILURE);
+                        }
+                    }
+                }
+            };
             output::print_grants(&rows, args.format)?;
         }
         Command::Demo(args) => {

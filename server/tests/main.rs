@@ -5,4 +5,6 @@ mod helpers;
 
 mod cli;
 mod imports;
+mod query;
+mod risk;
 mod web;

@@ -1,7 +1,23 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::identities::{ApplicationRow, IdentityDetail, IdentityFilter, IdentityPage, Overview};
+use crate::identities::{ApplicationRow, GrantPage, IdentityDetail, IdentityFilter, IdentityPage, Overview};
+
+/// Grants per page on the grants page.
+pub const GRANTS_PER_PAGE: u32 = 50;
+
+/// Current grants matching a query in the query language, riskiest first.
+#[server]
+pub async fn search_grants(query: String, page: u32) -> Result<GrantPage, AppError> {
+    crate::session::server::require_user().await?;
+    let state = crate::state::app_state()?;
+    let page = page.max(1);
+    let offset = i64::from(page - 1) * i64::from(GRANTS_PER_PAGE);
+    let (rows, total) = crate::identities::server::repo::query_grants(&state.db, &query, true, i64::from(GRANTS_PER_PAGE), offset)
+        .await?
+        .map_err(|e| AppError::Validation(e.to_string()))?;
+    Ok(GrantPage { rows, total, page, per_page: GRANTS_PER_PAGE, now: crate::db::now() })
+}
 
 #[server]
 pub async fn list_identities(filter: IdentityFilter) -> Result<IdentityPage, AppError> {

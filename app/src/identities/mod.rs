@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod api;
+pub mod grants_ui;
 #[cfg(feature = "ssr")]
 pub mod server;
 pub mod ui;
@@ -269,6 +270,16 @@ pub struct ApplicationRow {
     pub entitlements: i64,
     pub active_grants: i64,
     pub admin_grants: i64,
+}
+
+/// A page of grants matching a query, riskiest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GrantPage {
+    pub rows: Vec<GrantRow>,
+    pub total: i64,
+    pub page: u32,
+    pub per_page: u32,
+    pub now: i64,
 }
 
 /// The figures on the overview page.

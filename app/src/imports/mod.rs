@@ -22,6 +22,9 @@ pub struct ImportSummary {
     pub rejected: i64,
     /// Active grants of the whole estate scored again after the import.
     pub grants_scored: u64,
+    /// Milliseconds spent applying the snapshot, and scoring afterwards.
+    pub apply_ms: u64,
+    pub scoring_ms: u64,
     pub warnings: Vec<String>,
 }
 
@@ -43,7 +46,13 @@ impl std::fmt::Display for ImportSummary {
             "  applications: {} added; entitlements: {} added",
             self.applications_added, self.entitlements_added
         )?;
-        writeln!(f, "  risk:       {} active grants scored", self.grants_scored)?;
+        writeln!(
+            f,
+            "  risk:       {} active grants scored ({:.1} s applying, {:.1} s scoring)",
+            self.grants_scored,
+            self.apply_ms as f64 / 1000.0,
+            self.scoring_ms as f64 / 1000.0
+        )?;
         write!(f, "  rejected:   {}", self.rejected)?;
         for warning in &self.warnings {
             write!(f, "\n  warning: {warning}")?;

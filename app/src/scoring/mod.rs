@@ -318,3 +318,18 @@ pub fn band(value: u32) -> &'static str {
 
 #[cfg(test)]
 mod tests;
+
+pub mod api;
+pub mod ui;
+
+/// The figures on the risk page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskOverview {
+    /// Active grants per score band of ten (0–9 … 90–100): people, machines.
+    pub histogram: Vec<(i64, i64)>,
+    /// Active grants each rule applies to: rule, people, machines.
+    pub by_rule: Vec<(Rule, i64, i64)>,
+    pub top: Vec<crate::identities::GrantRow>,
+    pub mean_human: i64,
+    pub mean_machine: i64,
+}

@@ -186,6 +186,40 @@ pub async fn grants(db: &Db, by_risk: bool, limit: Option<i64>) -> Result<Vec<Gr
     rows.iter().map(grant_row).collect()
 }
 
+/// Current grants matching a query, a page at a time, with the total. `Ok(Err(_))` is a
+/// query the user got wrong, with the column of the mistake.
+pub async fn query_grants(
+    db: &Db,
+    query: &str,
+    by_risk: bool,
+    limit: i64,
+    offset: i64,
+) -> Result<Result<(Vec<GrantRow>, i64), crate::query::QueryError>> {
+    let expr = match crate::query::parse(query) {
+        Ok(expr) => expr,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut condition = Sql::new(" where g.ended_at is null");
+    if let Some(expr) = expr {
+        condition.push(" and ");
+        if let Err(e) = crate::query::compile::compile(&expr, now(), &mut condition) {
+            return Ok(Err(e));
+        }
+    }
+    let mut count = Sql::new(
+        "select count(*) from access_grant g join identity i on i.identity_id = g.identity_id \
+         join entitlement e on e.entitlement_id = g.entitlement_id join application a on a.application_id = e.application_id",
+    );
+    count.append(&condition);
+    let total: i64 = count.query_scalar()?.fetch_one(&db.pool).await?;
+    let mut sql = Sql::new(&format!("select {GRANT_COLUMNS}"));
+    sql.append(&condition);
+    sql.push(if by_risk { " order by g.risk_score desc, g.access_grant_id" } else { " order by i.display_name, a.name, e.name, g.access_grant_id" });
+    sql.push(" limit ").bind(limit).push(" offset ").bind(offset);
+    let rows = sql.query()?.fetch_all(&db.pool).await?;
+    Ok(Ok((rows.iter().map(grant_row).collect::<Result<Vec<_>>>()?, total)))
+}
+
 pub async fn applications(db: &Db) -> Result<Vec<ApplicationRow>> {
     let rows = sqlx::query(
         "select a.application_id, a.external_id, a.name, coalesce(o.display_name, a.owner) as owner, a.criticality, s.name as source, \

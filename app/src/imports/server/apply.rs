@@ -89,6 +89,7 @@ fn grant_fingerprint(granted_at: Option<i64>, last_used_at: Option<i64>, granted
 #[tracing::instrument(skip_all, fields(source = %snapshot.source, identities = snapshot.identities.len(), grants = snapshot.grants.len()))]
 pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Progress) -> Result<ImportSummary> {
     let started = now();
+    let clock = std::time::Instant::now();
     let mut summary = ImportSummary { source: snapshot.source.clone(), warnings: snapshot.warnings.clone(), ..Default::default() };
     let mut tx = db.pool.begin().await?;
     let conn: &mut AnyConnection = &mut tx;
@@ -348,8 +349,11 @@ pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Pro
     .execute(&mut *conn)
     .await?;
     tx.commit().await?;
+    summary.apply_ms = clock.elapsed().as_millis() as u64;
     progress.phase("scoring risk", None);
+    let clock = std::time::Instant::now();
     summary.grants_scored = crate::scoring::server::repo::recompute(db, &crate::scoring::Settings::default(), now()).await?;
+    summary.scoring_ms = clock.elapsed().as_millis() as u64;
     progress.finish();
     Ok(summary)
 }

@@ -30,6 +30,7 @@ struct Peers {
 
 async fn peers(db: &Db) -> Result<Peers> {
     let mut peers = Peers::default();
+    // An identity holds an entitlement at most once, so count(*) counts holders.
     for row in sqlx::query("select department, count(*) as n from identity where ended_at is null and kind = 'human' group by department")
         .fetch_all(&db.pool)
         .await?
@@ -37,7 +38,7 @@ async fn peers(db: &Db) -> Result<Peers> {
         peers.people.insert(row.try_get("department")?, row.try_get("n")?);
     }
     for row in sqlx::query(
-        "select g.entitlement_id, i.department, count(distinct g.identity_id) as n from access_grant g \
+        "select g.entitlement_id, i.department, count(*) as n from access_grant g \
          join identity i on i.identity_id = g.identity_id \
          where g.ended_at is null and i.kind = 'human' group by g.entitlement_id, i.department",
     )
@@ -57,7 +58,7 @@ async fn peers(db: &Db) -> Result<Peers> {
         peers.machines.insert((row.try_get("kind")?, row.try_get("application_id")?), row.try_get("n")?);
     }
     for row in sqlx::query(
-        "select g.entitlement_id, i.kind, count(distinct g.identity_id) as n from access_grant g \
+        "select g.entitlement_id, i.kind, count(*) as n from access_grant g \
          join identity i on i.identity_id = g.identity_id \
          where g.ended_at is null and i.kind <> 'human' group by g.entitlement_id, i.kind",
     )
@@ -96,11 +97,12 @@ pub async fn recompute(db: &Db, settings: &Settings, now: i64) -> Result<u64> {
         )
         .fetch(&db.pool);
         while let Some(row) = rows.try_next().await? {
-            let kind = parse("kind", IdentityKind::parse(&row.try_get::<String, _>("kind")?))?;
-            let entitlement_id: i64 = row.try_get("entitlement_id")?;
-            let department: Option<String> = row.try_get("department")?;
+            // Columns by position, in the order of the select above: this loop runs once per grant.
+            let kind = parse("kind", IdentityKind::parse(&row.try_get::<String, _>(6)?))?;
+            let entitlement_id: i64 = row.try_get(1)?;
+            let department: Option<String> = row.try_get(9)?;
             let (peers_holding, peer_count) = if kind.is_machine() {
-                let application_id: i64 = row.try_get("application_id")?;
+                let application_id: i64 = row.try_get(16)?;
                 (
                     peers.machines_holding.get(&(entitlement_id, kind.as_str().to_string())).copied().unwrap_or(0),
                     peers.machines.get(&(kind.as_str().to_string(), application_id)).copied().unwrap_or(0),
@@ -111,31 +113,31 @@ pub async fn recompute(db: &Db, settings: &Settings, now: i64) -> Result<u64> {
                     peers.people.get(&department).copied().unwrap_or(0),
                 )
             };
-            let owner_status: Option<String> = row.try_get("owner_status")?;
+            let owner_status: Option<String> = row.try_get(13)?;
             let input = Input {
                 kind,
-                status: parse("status", IdentityStatus::parse(&row.try_get::<String, _>("status")?))?,
-                has_owner: row.try_get::<Option<String>, _>("owner")?.is_some(),
+                status: parse("status", IdentityStatus::parse(&row.try_get::<String, _>(7)?))?,
+                has_owner: row.try_get::<Option<String>, _>(8)?.is_some(),
                 owner_inactive: owner_status.is_some_and(|s| s != "active"),
-                identity_last_active_at: row.try_get("last_active_at")?,
-                credential_rotated_at: row.try_get("credential_rotated_at")?,
-                expires_at: row.try_get("expires_at")?,
-                privilege: parse("privilege", Privilege::parse(&row.try_get::<String, _>("privilege")?))?,
-                privilege_inferred: row.try_get::<i64, _>("privilege_inferred")? != 0,
-                criticality: parse("criticality", Criticality::parse(&row.try_get::<String, _>("criticality")?))?,
-                granted_at: row.try_get("granted_at")?,
-                last_used_at: row.try_get("last_used_at")?,
+                identity_last_active_at: row.try_get(10)?,
+                credential_rotated_at: row.try_get(11)?,
+                expires_at: row.try_get(12)?,
+                privilege: parse("privilege", Privilege::parse(&row.try_get::<String, _>(14)?))?,
+                privilege_inferred: row.try_get::<i64, _>(15)? != 0,
+                criticality: parse("criticality", Criticality::parse(&row.try_get::<String, _>(17)?))?,
+                granted_at: row.try_get(2)?,
+                last_used_at: row.try_get(3)?,
                 peers_holding,
                 peers: peer_count,
             };
             let result = score(&input, settings, now);
             let words = result.words();
             let value = i64::from(result.value);
-            let old_value: i64 = row.try_get("risk_score")?;
-            let old_words: String = row.try_get("risk_words")?;
+            let old_value: i64 = row.try_get(4)?;
+            let old_words: String = row.try_get(5)?;
             if old_value != value || old_words != words {
                 let rules: String = result.factors.iter().map(|f| format!(",{}", f.rule.as_str())).collect::<String>() + ",";
-                changed.push((row.try_get("access_grant_id")?, value, words, rules));
+                changed.push((row.try_get(0)?, value, words, rules));
                 if changed.len() >= BATCH {
                     changed_total += changed.len();
                     flush(&mut tx, db.backend, &mut changed).await?;
@@ -167,4 +169,46 @@ pub async fn recompute(db: &Db, settings: &Settings, now: i64) -> Result<u64> {
     tx.commit().await?;
     tracing::info!(scored, changed = changed_total, "risk scores recomputed");
     Ok(scored)
+}
+
+/// Distribution, factor counts and the riskiest grants, for the risk page.
+pub async fn overview(db: &Db) -> Result<crate::scoring::RiskOverview> {
+    use crate::scoring::{RiskOverview, Rule};
+    let mut histogram = vec![(0i64, 0i64); 10];
+    for row in sqlx::query(
+        "select case when g.risk_score >= 100 then 9 else g.risk_score / 10 end as band, \
+         case when i.kind = 'human' then 1 else 0 end as human, count(*) as n \
+         from access_grant g join identity i on i.identity_id = g.identity_id where g.ended_at is null \
+         group by 1, 2",
+    )
+    .fetch_all(&db.pool)
+    .await?
+    {
+        let band: i64 = row.try_get("band")?;
+        let human: i64 = row.try_get("human")?;
+        let n: i64 = row.try_get("n")?;
+        if let Some(slot) = histogram.get_mut(band.clamp(0, 9) as usize) {
+            if human == 1 { slot.0 += n } else { slot.1 += n }
+        }
+    }
+    let mut sql = crate::db::Sql::new("select case when i.kind = 'human' then 1 else 0 end as human");
+    for (i, rule) in Rule::ALL.iter().enumerate() {
+        sql.push(", cast(sum(case when g.risk_rules like ").bind(format!("%,{},%", rule.as_str())).push(&format!(" then 1 else 0 end) as bigint) as r{i}"));
+    }
+    sql.push(", cast(sum(g.risk_score) as bigint) as total, count(*) as n from access_grant g join identity i on i.identity_id = g.identity_id where g.ended_at is null group by 1");
+    let mut by_rule: Vec<(Rule, i64, i64)> = Rule::ALL.iter().map(|r| (*r, 0, 0)).collect();
+    let (mut mean_human, mut mean_machine) = (0, 0);
+    for row in sql.query()?.fetch_all(&db.pool).await? {
+        let human: i64 = row.try_get("human")?;
+        for (i, entry) in by_rule.iter_mut().enumerate() {
+            let n: Option<i64> = row.try_get(format!("r{i}").as_str())?;
+            if human == 1 { entry.1 = n.unwrap_or(0) } else { entry.2 = n.unwrap_or(0) }
+        }
+        let total: Option<i64> = row.try_get("total")?;
+        let n: i64 = row.try_get("n")?;
+        let mean = if n > 0 { total.unwrap_or(0) / n } else { 0 };
+        if human == 1 { mean_human = mean } else { mean_machine = mean }
+    }
+    let top = crate::identities::server::repo::grants(db, true, Some(20)).await?;
+    Ok(RiskOverview { histogram, by_rule, top, mean_human, mean_machine })
 }

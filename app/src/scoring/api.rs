@@ -1,0 +1,11 @@
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::scoring::RiskOverview;
+
+#[server]
+pub async fn get_risk_overview() -> Result<RiskOverview, AppError> {
+    crate::session::server::require_user().await?;
+    let state = crate::state::app_state()?;
+    Ok(crate::scoring::server::repo::overview(&state.db).await?)
+}
