@@ -78,3 +78,31 @@ test('without a session every page sends the visitor to the sign-in page', async
   }
   await context.close();
 });
+
+test('a reviewer queries the riskiest orphaned service accounts and reads why they are risky', async () => {
+  const page = await browser.newPage();
+  await screenshotOnFailure(page, 'grants-query', async () => {
+    await signIn(page, server.url);
+    await page.getByRole('link', { name: 'Grants', exact: true }).click();
+    await page.waitForURL(/\/grants$/);
+    await page.getByLabel('Query').fill('kind:service_account owner:none');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.waitForURL(/query=kind/);
+    const rows = page.locator('table.grants tbody tr');
+    await rows.first().waitFor();
+    const kinds = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.kind));
+    assert.deepEqual([...new Set(kinds)], ['service_account']);
+    const factors = await rows.locator('.factors').allInnerTexts();
+    assert.ok(factors.every((f) => f.includes('no owner')), `factors: ${factors.slice(0, 3)}`);
+    const scores = (await rows.locator('.risk').allInnerTexts()).map(Number);
+    assert.deepEqual(scores, [...scores].sort((a, b) => b - a), 'riskiest first');
+
+    await page.getByLabel('Query').fill('owmer:none');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('alert').filter({ hasText: 'did you mean `owner`' }).waitFor();
+
+    await page.getByRole('link', { name: 'Risk', exact: true }).click();
+    await page.getByRole('img', { name: /Grants by risk score/ }).waitFor();
+  });
+  await page.close();
+});
