@@ -5,6 +5,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 CARGO_LEPTOS_VERSION := 0.3.10
+CARGO_NEXTEST_VERSION := 0.9.143
 # wasm-bindgen-cli must match the wasm-bindgen in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
 # wasm-opt for release builds: rustc emits reference types for wasm32, which Debian's
@@ -34,6 +35,10 @@ tools:
 	  echo "==> installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (once; about 3 minutes)"; \
 	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); \
 	else echo "==> wasm-bindgen $(WASM_BINDGEN_VERSION): present"; fi
+	@if ! cargo nextest --version >/dev/null 2>&1; then \
+	  echo "==> installing cargo-nextest $(CARGO_NEXTEST_VERSION) (once)"; \
+	  cargo install cargo-nextest@$(CARGO_NEXTEST_VERSION) --locked; \
+	else echo "==> cargo-nextest: present"; fi
 	@command -v npm >/dev/null || $(MAKE) --no-print-directory apt PACKAGES="nodejs npm" COMMANDS="npm"
 	@if ! $(TOOLS)/node_modules/.bin/wasm-opt --version 2>/dev/null | grep -q "^wasm-opt version $(word 1,$(subst ., ,$(BINARYEN_VERSION))) "; then \
 	  echo "==> installing wasm-opt (npm binaryen $(BINARYEN_VERSION)) into target/tools"; \
@@ -62,7 +67,7 @@ build:
 
 unit:
 	@echo "==> unit and integration tests (SQLite$${ATTEST_TEST_POSTGRES_URL:+ and PostgreSQL})"
-	cargo test --release -p app -p server --features app/ssr
+	cargo nextest run --release -p app -p server --features app/ssr
 
 e2e:
 	@echo "==> end-to-end tests in Chromium against the release binary"

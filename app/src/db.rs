@@ -172,9 +172,7 @@ impl Sql {
         Ok(sqlx::query_as_with(&self.text, self.arguments()?))
     }
 
-    pub fn query_scalar<'q, T>(
-        &'q self,
-    ) -> Result<sqlx::query::QueryScalar<'q, Any, T, AnyArguments<'q>>>
+    pub fn query_scalar<'q, T>(&'q self) -> Result<sqlx::query::QueryScalar<'q, Any, T, AnyArguments<'q>>>
     where
         (T,): for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
     {

@@ -44,7 +44,8 @@ fn children_peak_mib() -> f64 {
 fn phases(output: &str) -> (f64, f64) {
     let Some(start) = output.find("active grants scored (") else { return (0.0, 0.0) };
     let rest = &output[start + "active grants scored (".len()..];
-    let mut numbers = rest.split(|c: char| !(c.is_ascii_digit() || c == '.')).filter(|s| !s.is_empty()).filter_map(|s| s.parse::<f64>().ok());
+    let mut numbers =
+        rest.split(|c: char| !(c.is_ascii_digit() || c == '.')).filter(|s| !s.is_empty()).filter_map(|s| s.parse::<f64>().ok());
     (numbers.next().unwrap_or(0.0), numbers.next().unwrap_or(0.0))
 }
 
@@ -52,12 +53,9 @@ fn run_timed(command: &mut Command) -> Result<(Duration, String), AnyError> {
     let started = Instant::now();
     let output = command.output()?;
     if !output.status.success() {
-        return Err(format!(
-            "{command:?} failed: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-        .into());
+        return Err(
+            format!("{command:?} failed: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)).into()
+        );
     }
     Ok((started.elapsed(), String::from_utf8_lossy(&output.stdout).into_owned()))
 }
@@ -131,8 +129,16 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
     };
 
     println!();
-    println!("  import (first snapshot)     {:>8.2} s  {:>10} rows/s  peak RSS {:.0} MiB", first.as_secs_f64(), per_second(rows, first), peak);
-    println!("    of which applying          {first_apply:>6.2} s  {:>10} rows/s", per_second(rows, Duration::from_secs_f64(first_apply.max(0.001))));
+    println!(
+        "  import (first snapshot)     {:>8.2} s  {:>10} rows/s  peak RSS {:.0} MiB",
+        first.as_secs_f64(),
+        per_second(rows, first),
+        peak
+    );
+    println!(
+        "    of which applying          {first_apply:>6.2} s  {:>10} rows/s",
+        per_second(rows, Duration::from_secs_f64(first_apply.max(0.001)))
+    );
     println!("    of which scoring {grants} grants {first_scoring:>6.2} s");
     println!("  re-import (no changes)      {:>8.2} s  {:>10} rows/s", again.as_secs_f64(), per_second(rows, again));
     println!("    of which applying          {again_apply:>6.2} s, scoring {again_scoring:.2} s");
@@ -153,9 +159,8 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
     ];
     let mut timings = Vec::with_capacity(args.requests);
     for i in 0..args.requests + 10 {
-        let request = Request::get(paths[i % paths.len()])
-            .header(header::COOKIE, format!("{}={token}", app::session::COOKIE))
-            .body(Body::empty())?;
+        let request =
+            Request::get(paths[i % paths.len()]).header(header::COOKIE, format!("{}={token}", app::session::COOKIE)).body(Body::empty())?;
         let started = Instant::now();
         let response = router.clone().oneshot(request).await?;
         let status = response.status();
@@ -168,6 +173,9 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
         }
     }
     timings.sort();
+    if timings.is_empty() {
+        return Ok(());
+    }
     let at = |q: f64| timings[((timings.len() as f64 * q).ceil() as usize).saturating_sub(1).min(timings.len() - 1)].as_secs_f64() * 1000.0;
     println!(
         "  identities page (filtered)  p50 {:.1} ms  p95 {:.1} ms  max {:.1} ms over {} requests",

@@ -117,7 +117,6 @@ pub struct GenerateArgs {
     pub grants: usize,
 }
 
-
 pub type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 pub async fn connect(url: &str) -> Result<Db, AnyError> {
@@ -171,9 +170,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
         Command::Identities(args) => {
             let db = connect(&cli.database_url).await?;
             let limit = args.limit.unwrap_or(u32::MAX / 2);
-            let page = app::identities::server::repo::list(&db, &IdentityFilter { page: 1, sort: (args.sort == Sort::Risk).then(|| "risk".to_string()), ..Default::default() }, limit)
-                .await?
-                .map_err(|e| e.to_string())?;
+            let page = app::identities::server::repo::list(
+                &db,
+                &IdentityFilter { page: 1, sort: (args.sort == Sort::Risk).then(|| "risk".to_string()), ..Default::default() },
+                limit,
+            )
+            .await?
+            .map_err(|e| e.to_string())?;
             output::print_identities(&page.rows, args.format)?;
         }
         Command::Grants(args) => {

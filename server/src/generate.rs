@@ -20,36 +20,163 @@ pub fn now() -> i64 {
 }
 
 const FIRST: &[&str] = &[
-    "Ada", "Ben", "Chloé", "Dmitri", "Esther", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kamala", "Lars", "Mei", "Nadia",
-    "Omar", "Priya", "Quentin", "Rosa", "Sven", "Tariq", "Uma", "Viktor", "Wen", "Ximena", "Yusuf", "Zoë", "Amara", "Bruno",
-    "Carmen", "Diego", "Elif", "Felix", "Giulia", "Hannah", "Ivan", "Julia", "Kofi", "Leila", "Mateo", "Noor",
+    "Ada", "Ben", "Chloé", "Dmitri", "Esther", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kamala", "Lars", "Mei", "Nadia", "Omar",
+    "Priya", "Quentin", "Rosa", "Sven", "Tariq", "Uma", "Viktor", "Wen", "Ximena", "Yusuf", "Zoë", "Amara", "Bruno", "Carmen", "Diego",
+    "Elif", "Felix", "Giulia", "Hannah", "Ivan", "Julia", "Kofi", "Leila", "Mateo", "Noor",
 ];
 const LAST: &[&str] = &[
-    "Okafor", "Lindqvist", "Moreau", "Petrov", "Cohen", "Haddad", "Hopper", "Tanaka", "García", "Becker", "Rao", "Nilsen",
-    "Zhang", "Karimi", "Farouk", "Sharma", "Dubois", "Silva", "Olsen", "Aziz", "Iyer", "Novak", "Li", "Ortiz", "Demir", "Fischer",
-    "Mensah", "Costa", "Ruiz", "Herrera", "Yilmaz", "Weber", "Romano", "Schmidt", "Ivanova", "Keller", "Boateng", "Nasser",
-    "Alvarez", "Khan",
+    "Okafor",
+    "Lindqvist",
+    "Moreau",
+    "Petrov",
+    "Cohen",
+    "Haddad",
+    "Hopper",
+    "Tanaka",
+    "García",
+    "Becker",
+    "Rao",
+    "Nilsen",
+    "Zhang",
+    "Karimi",
+    "Farouk",
+    "Sharma",
+    "Dubois",
+    "Silva",
+    "Olsen",
+    "Aziz",
+    "Iyer",
+    "Novak",
+    "Li",
+    "Ortiz",
+    "Demir",
+    "Fischer",
+    "Mensah",
+    "Costa",
+    "Ruiz",
+    "Herrera",
+    "Yilmaz",
+    "Weber",
+    "Romano",
+    "Schmidt",
+    "Ivanova",
+    "Keller",
+    "Boateng",
+    "Nasser",
+    "Alvarez",
+    "Khan",
 ];
-const DEPARTMENTS: &[&str] = &["Engineering", "Platform", "Data", "Security", "Finance", "Sales", "Support", "People", "Marketing", "Legal"];
+const DEPARTMENTS: &[&str] =
+    &["Engineering", "Platform", "Data", "Security", "Finance", "Sales", "Support", "People", "Marketing", "Legal"];
 const WORDS: &[&str] = &[
-    "billing", "payments", "reporting", "deploy", "backup", "etl", "monitoring", "search", "checkout", "ledger", "invoices",
-    "analytics", "notifications", "sync", "export", "ingest", "fraud", "catalog", "identity", "support",
+    "billing",
+    "payments",
+    "reporting",
+    "deploy",
+    "backup",
+    "etl",
+    "monitoring",
+    "search",
+    "checkout",
+    "ledger",
+    "invoices",
+    "analytics",
+    "notifications",
+    "sync",
+    "export",
+    "ingest",
+    "fraud",
+    "catalog",
+    "identity",
+    "support",
 ];
 
 /// (name, criticality, for machines, entitlements with the privilege the source gives, if any)
 const APPS: &[(&str, Criticality, bool, &[(&str, Option<Privilege>)])] = &[
-    ("AWS prod", Criticality::High, true, &[("AdministratorAccess", None), ("PowerUserAccess", Some(Privilege::Admin)), ("s3:*", None), ("ReadOnlyAccess", None), ("billing-export-writer", Some(Privilege::Write)), ("lambda-deployer", Some(Privilege::Write))]),
-    ("AWS staging", Criticality::Medium, true, &[("AdministratorAccess", None), ("DeveloperAccess", Some(Privilege::Write)), ("ReadOnlyAccess", None)]),
-    ("GitHub", Criticality::High, true, &[("org:owner", None), ("repo:admin", None), ("repo:push", None), ("repo:read", None), ("actions:write", None)]),
+    (
+        "AWS prod",
+        Criticality::High,
+        true,
+        &[
+            ("AdministratorAccess", None),
+            ("PowerUserAccess", Some(Privilege::Admin)),
+            ("s3:*", None),
+            ("ReadOnlyAccess", None),
+            ("billing-export-writer", Some(Privilege::Write)),
+            ("lambda-deployer", Some(Privilege::Write)),
+        ],
+    ),
+    (
+        "AWS staging",
+        Criticality::Medium,
+        true,
+        &[("AdministratorAccess", None), ("DeveloperAccess", Some(Privilege::Write)), ("ReadOnlyAccess", None)],
+    ),
+    (
+        "GitHub",
+        Criticality::High,
+        true,
+        &[("org:owner", None), ("repo:admin", None), ("repo:push", None), ("repo:read", None), ("actions:write", None)],
+    ),
     ("Kubernetes prod", Criticality::High, true, &[("cluster-admin", None), ("namespace-editor", None), ("view", None)]),
-    ("Snowflake", Criticality::High, true, &[("ACCOUNTADMIN", Some(Privilege::Admin)), ("SYSADMIN", None), ("ANALYST", Some(Privilege::Read)), ("LOADER", Some(Privilege::Write))]),
-    ("Datadog", Criticality::Low, true, &[("Datadog Admin Role", None), ("Datadog Standard Role", Some(Privilege::Write)), ("Datadog Read Only Role", None)]),
-    ("Stripe", Criticality::High, true, &[("Administrator", None), ("Developer", Some(Privilege::Write)), ("Analyst", Some(Privilege::Read)), ("restricted key: charges", Some(Privilege::Write))]),
-    ("Salesforce", Criticality::Medium, false, &[("System Administrator", None), ("Sales User", Some(Privilege::Write)), ("Read Only", None)]),
-    ("Jira", Criticality::Low, false, &[("jira-administrators", None), ("jira-software-users", Some(Privilege::Write)), ("Tour Guides", None)]),
-    ("Workday", Criticality::High, false, &[("HR Administrator", None), ("Payroll Partner", Some(Privilege::Write)), ("Employee Self-Service", Some(Privilege::Read))]),
-    ("Okta", Criticality::High, true, &[("Super Administrator", None), ("App Administrator", None), ("Read-only Administrator", Some(Privilege::Read))]),
-    ("PagerDuty", Criticality::Low, true, &[("Account Owner", None), ("Responder", Some(Privilege::Write)), ("Observer", Some(Privilege::Read))]),
+    (
+        "Snowflake",
+        Criticality::High,
+        true,
+        &[
+            ("ACCOUNTADMIN", Some(Privilege::Admin)),
+            ("SYSADMIN", None),
+            ("ANALYST", Some(Privilege::Read)),
+            ("LOADER", Some(Privilege::Write)),
+        ],
+    ),
+    (
+        "Datadog",
+        Criticality::Low,
+        true,
+        &[("Datadog Admin Role", None), ("Datadog Standard Role", Some(Privilege::Write)), ("Datadog Read Only Role", None)],
+    ),
+    (
+        "Stripe",
+        Criticality::High,
+        true,
+        &[
+            ("Administrator", None),
+            ("Developer", Some(Privilege::Write)),
+            ("Analyst", Some(Privilege::Read)),
+            ("restricted key: charges", Some(Privilege::Write)),
+        ],
+    ),
+    (
+        "Salesforce",
+        Criticality::Medium,
+        false,
+        &[("System Administrator", None), ("Sales User", Some(Privilege::Write)), ("Read Only", None)],
+    ),
+    (
+        "Jira",
+        Criticality::Low,
+        false,
+        &[("jira-administrators", None), ("jira-software-users", Some(Privilege::Write)), ("Tour Guides", None)],
+    ),
+    (
+        "Workday",
+        Criticality::High,
+        false,
+        &[("HR Administrator", None), ("Payroll Partner", Some(Privilege::Write)), ("Employee Self-Service", Some(Privilege::Read))],
+    ),
+    (
+        "Okta",
+        Criticality::High,
+        true,
+        &[("Super Administrator", None), ("App Administrator", None), ("Read-only Administrator", Some(Privilege::Read))],
+    ),
+    (
+        "PagerDuty",
+        Criticality::Low,
+        true,
+        &[("Account Owner", None), ("Responder", Some(Privilege::Write)), ("Observer", Some(Privilege::Read))],
+    ),
 ];
 
 const MACHINE_KINDS: &[(IdentityKind, u32)] = &[
@@ -286,9 +413,7 @@ fn ascii(name: &str) -> String {
 
 fn rfc3339(ts: Option<i64>) -> String {
     use time::format_description::well_known::Rfc3339;
-    ts.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
+    ts.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()).and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
 }
 
 /// Writes the snapshot as a CSV bundle that `attest import csv` reads back.
@@ -297,8 +422,19 @@ pub fn write_bundle(snapshot: &Snapshot, dir: &Path) -> Result<(), crate::cli::A
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let mut w = csv::Writer::from_path(dir.join("identities.csv"))?;
     w.write_record([
-        "id", "kind", "display_name", "email", "owner", "manager", "department", "status", "created_at", "last_active_at",
-        "credential_rotated_at", "expires_at", "purpose",
+        "id",
+        "kind",
+        "display_name",
+        "email",
+        "owner",
+        "manager",
+        "department",
+        "status",
+        "created_at",
+        "last_active_at",
+        "credential_rotated_at",
+        "expires_at",
+        "purpose",
     ])?;
     for i in &snapshot.identities {
         w.write_record([

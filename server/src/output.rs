@@ -23,7 +23,8 @@ fn ts(value: Option<i64>) -> String {
     value.map(app::time_fmt::date).unwrap_or_default()
 }
 
-pub fn print_identities(rows: &[IdentityRow], format: Format) -> std::io::Result<()> {
+/// JSON as the rows serialise; CSV and tables from `header` and `line`.
+fn print<T: serde::Serialize>(rows: &[T], format: Format, header: &[&str], line: impl Fn(&T) -> Vec<String>) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     match format {
         Format::Json => {
@@ -31,61 +32,64 @@ pub fn print_identities(rows: &[IdentityRow], format: Format) -> std::io::Result
             writeln!(out)
         }
         Format::Csv | Format::Table => {
-            let header = ["identity", "kind", "display_name", "email", "status", "owner", "manager", "department", "last_active_at", "expires_at", "active_grants", "source", "risk"];
-            let lines: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.external_id.clone(),
-                        r.kind.as_str().to_string(),
-                        r.display_name.clone(),
-                        opt(&r.email),
-                        r.status.as_str().to_string(),
-                        opt(&r.owner),
-                        opt(&r.manager),
-                        opt(&r.department),
-                        ts(r.last_active_at),
-                        ts(r.expires_at),
-                        r.active_grants.to_string(),
-                        r.source.clone(),
-                        r.risk_score.to_string(),
-                    ]
-                })
-                .collect();
-            write_rows(&mut out, &header, &lines, format)
+            let lines: Vec<Vec<String>> = rows.iter().map(line).collect();
+            write_rows(&mut out, header, &lines, format)
         }
     }
 }
 
+pub fn print_identities(rows: &[IdentityRow], format: Format) -> std::io::Result<()> {
+    let header = [
+        "identity",
+        "kind",
+        "display_name",
+        "email",
+        "status",
+        "owner",
+        "manager",
+        "department",
+        "last_active_at",
+        "expires_at",
+        "active_grants",
+        "source",
+        "risk",
+    ];
+    print(rows, format, &header, |r| {
+        vec![
+            r.external_id.clone(),
+            r.kind.as_str().to_string(),
+            r.display_name.clone(),
+            opt(&r.email),
+            r.status.as_str().to_string(),
+            opt(&r.owner),
+            opt(&r.manager),
+            opt(&r.department),
+            ts(r.last_active_at),
+            ts(r.expires_at),
+            r.active_grants.to_string(),
+            r.source.clone(),
+            r.risk_score.to_string(),
+        ]
+    })
+}
+
 pub fn print_grants(rows: &[GrantRow], format: Format) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, rows)?;
-            writeln!(out)
-        }
-        Format::Csv | Format::Table => {
-            let header = ["identity", "kind", "application", "entitlement", "privilege", "granted_at", "last_used_at", "granted_by", "risk", "factors"];
-            let lines: Vec<Vec<String>> = rows
-                .iter()
-                .map(|g| {
-                    vec![
-                        g.identity.clone(),
-                        g.identity_kind.as_str().to_string(),
-                        g.application.clone(),
-                        g.entitlement.clone(),
-                        g.privilege.as_str().to_string(),
-                        ts(g.granted_at),
-                        ts(g.last_used_at),
-                        opt(&g.granted_by),
-                        g.risk_score.to_string(),
-                        g.risk_words.clone(),
-                    ]
-                })
-                .collect();
-            write_rows(&mut out, &header, &lines, format)
-        }
-    }
+    let header =
+        ["identity", "kind", "application", "entitlement", "privilege", "granted_at", "last_used_at", "granted_by", "risk", "factors"];
+    print(rows, format, &header, |g| {
+        vec![
+            g.identity.clone(),
+            g.identity_kind.as_str().to_string(),
+            g.application.clone(),
+            g.entitlement.clone(),
+            g.privilege.as_str().to_string(),
+            ts(g.granted_at),
+            ts(g.last_used_at),
+            opt(&g.granted_by),
+            g.risk_score.to_string(),
+            g.risk_words.clone(),
+        ]
+    })
 }
 
 fn write_rows(out: &mut impl Write, header: &[&str], rows: &[Vec<String>], format: Format) -> std::io::Result<()> {
@@ -98,14 +102,17 @@ fn write_rows(out: &mut impl Write, header: &[&str], rows: &[Vec<String>], forma
         return writer.flush();
     }
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    let clip = |s: &str| -> String { if s.chars().count() > 40 { format!("{}…", s.chars().take(39).collect::<String>()) } else { s.to_string() } };
+    let clip = |s: &str| -> String {
+        if s.chars().count() > 40 { format!("{}…", s.chars().take(39).collect::<String>()) } else { s.to_string() }
+    };
     let clipped: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| clip(&c.replace(['\n', '\r', '\t'], " "))).collect()).collect();
     for row in &clipped {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: Vec<&str>| cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string();
+    let line =
+        |cells: Vec<&str>| cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string();
     writeln!(out, "{}", line(header.to_vec()))?;
     for row in &clipped {
         writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
@@ -158,4 +165,3 @@ impl Progress for TerminalProgress {
         }
     }
 }
-

@@ -4,7 +4,12 @@ use crate::helpers::fixture;
 use crate::on_both_databases;
 
 fn attest(url: &str, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_attest")).args(args).env("DATABASE_URL", url).env("RUST_LOG", "warn").output().expect("attest runs");
+    let output = Command::new(env!("CARGO_BIN_EXE_attest"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("attest runs");
     (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
@@ -48,7 +53,12 @@ on_both_databases! {
 fn serving_without_sign_in_configured_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("a.db").display());
-    let output = Command::new(env!("CARGO_BIN_EXE_attest")).args(["serve", "--addr", "127.0.0.1:0"]).env("DATABASE_URL", &url).env_remove("ATTEST_DEMO").output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_attest"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("DATABASE_URL", &url)
+        .env_remove("ATTEST_DEMO")
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("sign-in is not configured"));
 }

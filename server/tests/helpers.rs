@@ -100,9 +100,7 @@ impl TestApp {
     }
 
     pub async fn session(&self) -> String {
-        repo::sign_in(&self.db, "test:reviewer", Some("reviewer@example.com"), "Test Reviewer", Timeouts::default())
-            .await
-            .expect("session")
+        repo::sign_in(&self.db, "test:reviewer", Some("reviewer@example.com"), "Test Reviewer", Timeouts::default()).await.expect("session")
     }
 
     pub async fn request(&self, request: Request<Body>) -> Reply {

@@ -5,6 +5,11 @@ use leptos::prelude::*;
 use crate::identities::{IdentityKind, IdentityStatus, Privilege};
 use crate::time_fmt;
 
+/// A failed server function, said in words; internals never reach this point.
+pub fn error_view(e: crate::error::AppError) -> AnyView {
+    view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()
+}
+
 /// `12,345`.
 pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();

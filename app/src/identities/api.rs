@@ -23,9 +23,7 @@ pub async fn search_grants(query: String, page: u32) -> Result<GrantPage, AppErr
 pub async fn list_identities(filter: IdentityFilter) -> Result<IdentityPage, AppError> {
     crate::session::server::require_user().await?;
     let state = crate::state::app_state()?;
-    crate::identities::server::repo::list(&state.db, &filter, IdentityFilter::PER_PAGE)
-        .await?
-        .map_err(AppError::Validation)
+    crate::identities::server::repo::list(&state.db, &filter, IdentityFilter::PER_PAGE).await?.map_err(AppError::Validation)
 }
 
 #[server]

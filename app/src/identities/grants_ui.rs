@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::{KindBadge, Pager, PrivilegeBadge, Risk, ago_or};
+use crate::components::{KindBadge, Pager, PrivilegeBadge, Risk, ago_or, error_view};
 use crate::identities::api::search_grants;
 use crate::identities::encode_component;
 use crate::query::FIELDS;
@@ -49,7 +49,7 @@ pub fn GrantsPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let page = match grants.await {
                         Ok(page) => page,
-                        Err(e) => return view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => return error_view(e),
                     };
                     let now = page.now;
                     let current = query.get_untracked();

@@ -109,7 +109,20 @@ impl Privilege {
             || has(&["admin", "owner", "root", "superuser", "super_user", "fullaccess", "full_access", "full-access", "poweruser"])
         {
             Privilege::Admin
-        } else if has(&["write", "edit", "contributor", "maintain", "push", "modify", "create", "delete", "update", "manage", "deploy", "operator"]) {
+        } else if has(&[
+            "write",
+            "edit",
+            "contributor",
+            "maintain",
+            "push",
+            "modify",
+            "create",
+            "delete",
+            "update",
+            "manage",
+            "deploy",
+            "operator",
+        ]) {
             Privilege::Write
         } else if has(&["read", "view", "list", "get", "describe", "audit", "guest", "browse"]) {
             Privilege::Read

@@ -3,17 +3,11 @@ use leptos_meta::Title;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
-use crate::components::{KindBadge, Pager, PrivilegeBadge, Risk, StatusBadge, ago_or, date_or_dash, thousands};
+use crate::components::{KindBadge, Pager, PrivilegeBadge, Risk, StatusBadge, ago_or, date_or_dash, error_view, thousands};
 use crate::error::AppError;
 use crate::identities::api::{estate_overview, get_identity, list_applications, list_identities};
-use crate::identities::{
-    GrantRow, IdentityDetail, IdentityFilter, IdentityKind, IdentityPage, IdentityRow, IdentityStatus,
-};
+use crate::identities::{GrantRow, IdentityDetail, IdentityFilter, IdentityKind, IdentityPage, IdentityRow, IdentityStatus};
 use crate::time_fmt::DAY;
-
-fn error_view(e: AppError) -> AnyView {
-    view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()
-}
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
@@ -281,12 +275,15 @@ fn credential_summary(row: &IdentityRow, now: i64) -> String {
 pub fn IdentityPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").and_then(|id| id.parse::<i64>().ok()));
-    let detail = Resource::new(move || id.get(), |id| async move {
-        match id {
-            Some(id) => get_identity(id).await,
-            None => Err(AppError::NotFound("identity".into())),
-        }
-    });
+    let detail = Resource::new(
+        move || id.get(),
+        |id| async move {
+            match id {
+                Some(id) => get_identity(id).await,
+                None => Err(AppError::NotFound("identity".into())),
+            }
+        },
+    );
     view! {
         <section class="page">
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -381,7 +378,8 @@ fn GrantTable(grants: Vec<GrantRow>, now: i64) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
-    }.into_any()
+    }
+    .into_any()
 }
 
 #[component]

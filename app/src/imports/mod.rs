@@ -31,21 +31,9 @@ pub struct ImportSummary {
 impl std::fmt::Display for ImportSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "source `{}`:", self.source)?;
-        writeln!(
-            f,
-            "  identities: {} added, {} changed, {} ended",
-            self.identities_added, self.identities_changed, self.identities_ended
-        )?;
-        writeln!(
-            f,
-            "  grants:     {} added, {} changed, {} ended",
-            self.grants_added, self.grants_changed, self.grants_ended
-        )?;
-        writeln!(
-            f,
-            "  applications: {} added; entitlements: {} added",
-            self.applications_added, self.entitlements_added
-        )?;
+        writeln!(f, "  identities: {} added, {} changed, {} ended", self.identities_added, self.identities_changed, self.identities_ended)?;
+        writeln!(f, "  grants:     {} added, {} changed, {} ended", self.grants_added, self.grants_changed, self.grants_ended)?;
+        writeln!(f, "  applications: {} added; entitlements: {} added", self.applications_added, self.entitlements_added)?;
         writeln!(
             f,
             "  risk:       {} active grants scored ({:.1} s applying, {:.1} s scoring)",

@@ -61,7 +61,11 @@ fn term(field: Field, op: Op, value: &str, column: usize, now: i64, sql: &mut Sq
         if op == Op::Eq { Ok(()) } else { Err(QueryError { column, message: format!("`{name}` takes `:` (like {name}:value)") }) }
     };
     let needs_compare = || -> Result<(), QueryError> {
-        if op == Op::Eq { Err(QueryError { column, message: format!("`{name}` compares with >, >=, < or <= (like {name}>30d)") }) } else { Ok(()) }
+        if op == Op::Eq {
+            Err(QueryError { column, message: format!("`{name}` compares with >, >=, < or <= (like {name}>30d)") })
+        } else {
+            Ok(())
+        }
     };
     let bad = |message: String| QueryError { column, message };
     let lower = value.to_lowercase();
@@ -128,10 +132,7 @@ fn term(field: Field, op: Op, value: &str, column: usize, now: i64, sql: &mut Sq
         Field::Factor => {
             needs_eq()?;
             let rule = Rule::ALL.iter().find(|r| r.as_str() == lower).ok_or_else(|| {
-                bad(format!(
-                    "unknown factor `{value}` (factors: {})",
-                    Rule::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
-                ))
+                bad(format!("unknown factor `{value}` (factors: {})", Rule::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")))
             })?;
             sql.push("g.risk_rules like ").bind(format!("%,{},%", rule.as_str()));
         }
@@ -212,8 +213,14 @@ mod tests {
             Err(e) => e.to_string(),
             Ok(expr) => compile(&expr.expect("not empty"), 0, &mut Sql::default()).unwrap_err().to_string(),
         };
-        assert_eq!(err("kind:robot"), "unknown kind `robot` (expected one of human, service_account, api_key, token, certificate, bot, ai_agent, workload) or machine at 1");
-        assert_eq!(err("x:1 idle:30d"), "unknown field `x` (fields: kind, status, owner, app, entitlement, privilege, department, source, name, factor, risk, idle, rotated, expires, active-grants) at 1");
+        assert_eq!(
+            err("kind:robot"),
+            "unknown kind `robot` (expected one of human, service_account, api_key, token, certificate, bot, ai_agent, workload) or machine at 1"
+        );
+        assert_eq!(
+            err("x:1 idle:30d"),
+            "unknown field `x` (fields: kind, status, owner, app, entitlement, privilege, department, source, name, factor, risk, idle, rotated, expires, active-grants) at 1"
+        );
         assert_eq!(err("idle:30d"), "`idle` compares with >, >=, < or <= (like idle>30d) at 1");
         assert_eq!(err("risk>=101"), "risk is 0–100, not 101 at 1");
         assert_eq!(err("idle>99999999999999999999d"), "`99999999999999999999d` is not a number of days (like 30d) at 1");

@@ -295,10 +295,7 @@ fn unknown_field(name: &str) -> String {
     let best = FIELDS.iter().map(|(n, _, _)| (distance(&name.to_ascii_lowercase(), n), *n)).min();
     match best {
         Some((d, n)) if d <= 2 => format!("unknown field `{name}`, did you mean `{n}`?"),
-        _ => format!(
-            "unknown field `{name}` (fields: {})",
-            FIELDS.iter().map(|(n, _, _)| *n).collect::<Vec<_>>().join(", ")
-        ),
+        _ => format!("unknown field `{name}` (fields: {})", FIELDS.iter().map(|(n, _, _)| *n).collect::<Vec<_>>().join(", ")),
     }
 }
 

@@ -82,12 +82,7 @@ fn privilege_adds_points_and_says_when_it_was_inferred() {
 
 #[test]
 fn machine_ownership_and_credential_hygiene_are_factors() {
-    let input = Input {
-        has_owner: false,
-        credential_rotated_at: Some(NOW - 400 * DAY),
-        expires_at: None,
-        ..calm()
-    };
+    let input = Input { has_owner: false, credential_rotated_at: Some(NOW - 400 * DAY), expires_at: None, ..calm() };
     assert_eq!(score(&input, &Settings::default(), NOW).words(), "no owner · not rotated in 400 days · no expiry");
     let soon = Input { expires_at: Some(NOW + 5 * DAY), ..calm() };
     assert_eq!(score(&soon, &Settings::default(), NOW).words(), "expires in 5 days");
@@ -136,7 +131,8 @@ fn the_worked_example_in_the_readme_holds() {
 
 #[test]
 fn criticality_scales_the_score_and_it_never_passes_100() {
-    let input = Input { status: IdentityStatus::Terminated, privilege: Privilege::Admin, has_owner: false, expires_at: Some(NOW - DAY), ..calm() };
+    let input =
+        Input { status: IdentityStatus::Terminated, privilege: Privilege::Admin, has_owner: false, expires_at: Some(NOW - DAY), ..calm() };
     let high = score(&Input { criticality: Criticality::High, ..input.clone() }, &Settings::default(), NOW);
     let low = score(&Input { criticality: Criticality::Low, ..input }, &Settings::default(), NOW);
     assert_eq!(high.value, 100);
@@ -166,22 +162,37 @@ fn any_input() -> impl Strategy<Value = Input> {
         prop::option::of(0i64..2_000),
         (0i64..50, 0i64..50),
     )
-        .prop_map(|(kind, status, has_owner, owner_inactive, active, rotated, expires, privilege, criticality, granted, used, (holding, peers))| Input {
-            kind,
-            status,
-            has_owner,
-            owner_inactive: has_owner && owner_inactive,
-            identity_last_active_at: active.map(|d| NOW - d * DAY),
-            credential_rotated_at: rotated.map(|d| NOW - d * DAY),
-            expires_at: expires.map(|d| NOW + d * DAY),
-            privilege,
-            privilege_inferred: false,
-            criticality,
-            granted_at: granted.map(|d| NOW - d * DAY),
-            last_used_at: used.map(|d| NOW - d * DAY),
-            peers_holding: holding.min(peers),
-            peers,
-        })
+        .prop_map(
+            |(
+                kind,
+                status,
+                has_owner,
+                owner_inactive,
+                active,
+                rotated,
+                expires,
+                privilege,
+                criticality,
+                granted,
+                used,
+                (holding, peers),
+            )| Input {
+                kind,
+                status,
+                has_owner,
+                owner_inactive: has_owner && owner_inactive,
+                identity_last_active_at: active.map(|d| NOW - d * DAY),
+                credential_rotated_at: rotated.map(|d| NOW - d * DAY),
+                expires_at: expires.map(|d| NOW + d * DAY),
+                privilege,
+                privilege_inferred: false,
+                criticality,
+                granted_at: granted.map(|d| NOW - d * DAY),
+                last_used_at: used.map(|d| NOW - d * DAY),
+                peers_holding: holding.min(peers),
+                peers,
+            },
+        )
 }
 
 proptest! {

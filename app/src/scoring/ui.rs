@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::components::{KindBadge, PrivilegeBadge, Risk, thousands};
+use crate::components::{KindBadge, PrivilegeBadge, Risk, error_view, thousands};
 use crate::scoring::RiskOverview;
 use crate::scoring::api::get_risk_overview;
 
@@ -17,7 +17,7 @@ pub fn RiskPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match overview.await {
                         Ok(o) => view! { <RiskOverviewView o /> }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => error_view(e),
                     }
                 })}
             </Suspense>

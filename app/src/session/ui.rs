@@ -26,7 +26,7 @@ pub fn SignInPage() -> impl IntoView {
                         Ok(_) => view! {
                             <p>"Sign-in goes through your identity provider."</p>
                         }.into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => crate::components::error_view(e),
                     }
                 })}
             </Suspense>

@@ -3,8 +3,8 @@ use sqlx::any::AnyRow;
 
 use crate::db::{Backend, Db, DbError, Result, Sql, now};
 use crate::identities::{
-    ApplicationRow, Criticality, GrantRow, IdentityDetail, IdentityFilter, IdentityKind,
-    IdentityPage, IdentityRow, IdentityStatus, Overview, Privilege,
+    ApplicationRow, Criticality, GrantRow, IdentityDetail, IdentityFilter, IdentityKind, IdentityPage, IdentityRow, IdentityStatus,
+    Overview, Privilege,
 };
 use crate::time_fmt::DAY;
 
@@ -113,10 +113,7 @@ pub async fn list(db: &Db, filter: &IdentityFilter, per_page: u32) -> Result<Res
         Some("risk") => " order by i.risk_score desc, i.identity_id",
         Some(other) => return Ok(Err(format!("unknown sort `{other}` (expected name or risk)"))),
     };
-    sql.push(order).push(" limit ")
-        .bind(i64::from(per_page))
-        .push(" offset ")
-        .bind(offset);
+    sql.push(order).push(" limit ").bind(i64::from(per_page)).push(" offset ").bind(offset);
     let rows = sql.query()?.fetch_all(&db.pool).await?;
     let rows = rows.iter().map(identity_row).collect::<Result<Vec<_>>>()?;
 
@@ -162,11 +159,7 @@ fn grant_row(row: &AnyRow) -> Result<GrantRow> {
 pub async fn detail(db: &Db, identity_id: i64) -> Result<IdentityDetail> {
     let mut sql = Sql::new(&format!("select {IDENTITY_COLUMNS} where i.identity_id = "));
     sql.bind(identity_id);
-    let row = sql
-        .query()?
-        .fetch_optional(&db.pool)
-        .await?
-        .ok_or_else(|| DbError::NotFound(format!("identity {identity_id}")))?;
+    let row = sql.query()?.fetch_optional(&db.pool).await?.ok_or_else(|| DbError::NotFound(format!("identity {identity_id}")))?;
     let identity = identity_row(&row)?;
 
     let mut sql = Sql::new(&format!("select {GRANT_COLUMNS} where g.identity_id = "));
@@ -222,7 +215,11 @@ pub async fn query_grants(
     let total: i64 = count.query_scalar()?.fetch_one(&db.pool).await?;
     let mut sql = Sql::new(&format!("select {GRANT_COLUMNS}"));
     sql.append(&condition);
-    sql.push(if by_risk { " order by g.risk_score desc, g.access_grant_id" } else { " order by i.display_name, a.name, e.name, g.access_grant_id" });
+    sql.push(if by_risk {
+        " order by g.risk_score desc, g.access_grant_id"
+    } else {
+        " order by i.display_name, a.name, e.name, g.access_grant_id"
+    });
     sql.push(" limit ").bind(limit).push(" offset ").bind(offset);
     let rows = sql.query()?.fetch_all(&db.pool).await?;
     Ok(Ok((rows.iter().map(grant_row).collect::<Result<Vec<_>>>()?, total)))
@@ -272,11 +269,9 @@ pub async fn overview(db: &Db) -> Result<Overview> {
             q.fetch_one(&pool).await
         }
     };
-    let by_kind_rows = sqlx::query(
-        "select kind, count(*) as n from identity where ended_at is null group by kind order by kind",
-    )
-    .fetch_all(&db.pool)
-    .await?;
+    let by_kind_rows = sqlx::query("select kind, count(*) as n from identity where ended_at is null group by kind order by kind")
+        .fetch_all(&db.pool)
+        .await?;
     let mut by_kind = Vec::new();
     for row in &by_kind_rows {
         let kind: String = row.try_get("kind")?;
@@ -297,11 +292,8 @@ pub async fn overview(db: &Db) -> Result<Overview> {
         machines,
         applications: count("select count(*) from application", vec![]).await?,
         active_grants: count("select count(*) from access_grant where ended_at is null", vec![]).await?,
-        orphaned_machines: count(
-            "select count(*) from identity where ended_at is null and kind <> 'human' and owner is null",
-            vec![],
-        )
-        .await?,
+        orphaned_machines: count("select count(*) from identity where ended_at is null and kind <> 'human' and owner is null", vec![])
+            .await?,
         expiring_soon: count(
             "select count(*) from identity where ended_at is null and expires_at >= $1 and expires_at < $2",
             vec![now, now + 14 * DAY],

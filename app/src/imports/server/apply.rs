@@ -100,10 +100,8 @@ pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Pro
         .bind(started)
         .execute(&mut *conn)
         .await?;
-    let source_id: i64 = sqlx::query_scalar("select source_id from source where name = $1")
-        .bind(&snapshot.source)
-        .fetch_one(&mut *conn)
-        .await?;
+    let source_id: i64 =
+        sqlx::query_scalar("select source_id from source where name = $1").bind(&snapshot.source).fetch_one(&mut *conn).await?;
 
     // Identities.
     progress.phase("identities", Some(snapshot.identities.len() as u64));
@@ -114,7 +112,8 @@ pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Pro
         let mut rows = sqlx::query(&text).bind(source_id).fetch(&mut *conn);
         while let Some(row) = rows.try_next().await? {
             let ended: Option<i64> = row.try_get("ended_at")?;
-            existing.insert(row.try_get("external_id")?, (row.try_get("identity_id")?, read_values(&row, IDENTITY_FIELDS)?, ended.is_some()));
+            existing
+                .insert(row.try_get("external_id")?, (row.try_get("identity_id")?, read_values(&row, IDENTITY_FIELDS)?, ended.is_some()));
         }
     }
     let mut inserts = Vec::new();
@@ -186,7 +185,8 @@ pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Pro
                 app_inserts.push(row);
             }
             Some((id, old)) if *old != values => {
-                let mut sql = Sql::new("update application set name = $1, owner = $2, criticality = $3, updated_at = $4 where application_id = $5");
+                let mut sql =
+                    Sql::new("update application set name = $1, owner = $2, criticality = $3, updated_at = $4 where application_id = $5");
                 sql.values = values;
                 sql.values.extend([Value::Int(started), Value::Int(*id)]);
                 sql.query()?.execute(&mut *conn).await?;
@@ -195,7 +195,14 @@ pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Pro
         }
     }
     summary.applications_added = app_inserts.len() as i64;
-    crate::db::insert_many(conn, db.backend, "insert into application (source_id, external_id, name, owner, criticality, created_at, updated_at)", app_inserts.into_iter(), |n| progress.set(n)).await?;
+    crate::db::insert_many(
+        conn,
+        db.backend,
+        "insert into application (source_id, external_id, name, owner, criticality, created_at, updated_at)",
+        app_inserts.into_iter(),
+        |n| progress.set(n),
+    )
+    .await?;
     let app_ids = ids_by_external_id(conn, "application", source_id).await?;
     let snapshot_app_ids: Vec<i64> = snapshot
         .applications
@@ -230,7 +237,14 @@ pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Pro
         }
     }
     summary.entitlements_added = ent_inserts.len() as i64;
-    crate::db::insert_many(conn, db.backend, "insert into entitlement (application_id, name, privilege, privilege_inferred, created_at)", ent_inserts.into_iter(), |n| progress.set(n)).await?;
+    crate::db::insert_many(
+        conn,
+        db.backend,
+        "insert into entitlement (application_id, name, privilege, privilege_inferred, created_at)",
+        ent_inserts.into_iter(),
+        |n| progress.set(n),
+    )
+    .await?;
     let entitlement_ids = load_entitlements(&mut *conn, source_id).await?;
     let snapshot_ent_ids: Vec<i64> = snapshot
         .entitlements

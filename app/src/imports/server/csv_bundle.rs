@@ -14,8 +14,16 @@ use crate::identities::{Criticality, IdentityKind, IdentityStatus, Privilege};
 
 pub const IDENTITY_REQUIRED: &[&str] = &["id", "kind", "display_name"];
 pub const IDENTITY_OPTIONAL: &[&str] = &[
-    "email", "owner", "manager", "department", "status", "created_at", "last_active_at",
-    "credential_rotated_at", "expires_at", "purpose",
+    "email",
+    "owner",
+    "manager",
+    "department",
+    "status",
+    "created_at",
+    "last_active_at",
+    "credential_rotated_at",
+    "expires_at",
+    "purpose",
 ];
 pub const GRANT_REQUIRED: &[&str] = &["identity", "application", "entitlement"];
 pub const GRANT_OPTIONAL: &[&str] = &["privilege", "granted_at", "last_used_at", "granted_by"];
@@ -70,7 +78,12 @@ impl Table {
                 continue;
             }
             if columns.insert(header.clone(), i).is_some() {
-                return Err(BadInput::one(Problem { file: name.into(), line: Some(1), field: Some(header), message: "the column appears twice".into() }));
+                return Err(BadInput::one(Problem {
+                    file: name.into(),
+                    line: Some(1),
+                    field: Some(header),
+                    message: "the column appears twice".into(),
+                }));
             }
             if !required.contains(&header.as_str()) && !optional.contains(&header.as_str()) {
                 warnings.push(format!("{name}: unknown column `{header}` ignored"));
@@ -183,11 +196,12 @@ pub fn read_bundle(dir: &Path, source: &str, progress: &dyn Progress) -> Result<
     let mut warnings = Vec::new();
     let mut problems = Problems { list: Vec::new(), rejected: 0 };
 
-    let missing = |name: &str| BadInput::one(Problem { file: name.into(), line: None, field: None, message: format!("missing from {}", dir.display()) });
+    let missing = |name: &str| {
+        BadInput::one(Problem { file: name.into(), line: None, field: None, message: format!("missing from {}", dir.display()) })
+    };
     let mut identities = Table::open(dir, "identities.csv", IDENTITY_REQUIRED, IDENTITY_OPTIONAL, &mut warnings)?
         .ok_or_else(|| missing("identities.csv"))?;
-    let mut grants = Table::open(dir, "grants.csv", GRANT_REQUIRED, GRANT_OPTIONAL, &mut warnings)?
-        .ok_or_else(|| missing("grants.csv"))?;
+    let mut grants = Table::open(dir, "grants.csv", GRANT_REQUIRED, GRANT_OPTIONAL, &mut warnings)?.ok_or_else(|| missing("grants.csv"))?;
     let applications = Table::open(dir, "applications.csv", APPLICATION_REQUIRED, APPLICATION_OPTIONAL, &mut warnings)?;
 
     // identities.csv
@@ -282,7 +296,10 @@ pub fn read_bundle(dir: &Path, source: &str, progress: &dyn Progress) -> Result<
         let app = match app_index.get(application) {
             Some(&i) => i,
             None if explicit_apps => {
-                return reject(row.problem("application", format!("unknown application `{application}` (not in applications.csv)")), problems);
+                return reject(
+                    row.problem("application", format!("unknown application `{application}` (not in applications.csv)")),
+                    problems,
+                );
             }
             None => {
                 let i = snapshot.applications.len() as u32;
@@ -315,7 +332,13 @@ pub fn read_bundle(dir: &Path, source: &str, progress: &dyn Progress) -> Result<
         };
         if let Some(first) = seen.insert((identity, ent), row.line) {
             return reject(
-                row.problem("entitlement", format!("duplicate grant of `{application}` / `{entitlement}` to `{}` (first on line {first})", snapshot.identities[identity as usize].external_id)),
+                row.problem(
+                    "entitlement",
+                    format!(
+                        "duplicate grant of `{application}` / `{entitlement}` to `{}` (first on line {first})",
+                        snapshot.identities[identity as usize].external_id
+                    ),
+                ),
                 problems,
             );
         }

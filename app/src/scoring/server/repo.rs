@@ -10,9 +10,21 @@ use crate::scoring::{Input, Settings, score};
 /// Changed scores held in memory before they are written to the scratch table.
 const BATCH: usize = 20_000;
 
-async fn flush(tx: &mut sqlx::Transaction<'_, sqlx::Any>, backend: crate::db::Backend, changed: &mut Vec<(i64, i64, String, String)>) -> Result<()> {
-    let rows = changed.drain(..).map(|(id, value, words, rules)| vec![Value::Int(id), Value::Int(value), Value::Text(words), Value::Text(rules)]);
-    crate::db::insert_many(&mut *tx, backend, "insert into risk_scratch (access_grant_id, risk_score, risk_words, risk_rules)", rows, |_| {}).await
+async fn flush(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: crate::db::Backend,
+    changed: &mut Vec<(i64, i64, String, String)>,
+) -> Result<()> {
+    let rows =
+        changed.drain(..).map(|(id, value, words, rules)| vec![Value::Int(id), Value::Int(value), Value::Text(words), Value::Text(rules)]);
+    crate::db::insert_many(
+        &mut *tx,
+        backend,
+        "insert into risk_scratch (access_grant_id, risk_score, risk_words, risk_rules)",
+        rows,
+        |_| {},
+    )
+    .await
 }
 
 fn parse<T>(column: &str, parsed: Result<T, String>) -> Result<T> {
@@ -193,7 +205,9 @@ pub async fn overview(db: &Db) -> Result<crate::scoring::RiskOverview> {
     }
     let mut sql = crate::db::Sql::new("select case when i.kind = 'human' then 1 else 0 end as human");
     for (i, rule) in Rule::ALL.iter().enumerate() {
-        sql.push(", cast(sum(case when g.risk_rules like ").bind(format!("%,{},%", rule.as_str())).push(&format!(" then 1 else 0 end) as bigint) as r{i}"));
+        sql.push(", cast(sum(case when g.risk_rules like ")
+            .bind(format!("%,{},%", rule.as_str()))
+            .push(&format!(" then 1 else 0 end) as bigint) as r{i}"));
     }
     sql.push(", cast(sum(g.risk_score) as bigint) as total, count(*) as n from access_grant g join identity i on i.identity_id = g.identity_id where g.ended_at is null group by 1");
     let mut by_rule: Vec<(Rule, i64, i64)> = Rule::ALL.iter().map(|r| (*r, 0, 0)).collect();

@@ -11,8 +11,6 @@ pub struct Viewer(pub Option<CurrentUser>);
 
 /// The signed-in person, or `Unauthorized`. Every server function starts here.
 pub async fn require_user() -> Result<CurrentUser, AppError> {
-    let axum::Extension(Viewer(user)) = leptos_axum::extract::<axum::Extension<Viewer>>()
-        .await
-        .map_err(|_| AppError::Unauthorized)?;
+    let axum::Extension(Viewer(user)) = leptos_axum::extract::<axum::Extension<Viewer>>().await.map_err(|_| AppError::Unauthorized)?;
     user.ok_or(AppError::Unauthorized)
 }

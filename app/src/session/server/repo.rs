@@ -27,10 +27,8 @@ fn hash(token: &str) -> String {
 pub async fn sign_in(db: &Db, subject: &str, email: Option<&str>, display_name: &str, timeouts: Timeouts) -> Result<String> {
     let now = now();
     let mut tx = db.pool.begin().await?;
-    let existing: Option<i64> = sqlx::query_scalar("select app_user_id from app_user where subject = $1")
-        .bind(subject)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let existing: Option<i64> =
+        sqlx::query_scalar("select app_user_id from app_user where subject = $1").bind(subject).fetch_optional(&mut *tx).await?;
     let app_user_id = match existing {
         Some(id) => {
             sqlx::query("update app_user set email = $1, display_name = $2 where app_user_id = $3")
@@ -56,15 +54,13 @@ pub async fn sign_in(db: &Db, subject: &str, email: Option<&str>, display_name: 
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let token = hex::encode(bytes);
-    sqlx::query(
-        "insert into session (session_hash, app_user_id, created_at, last_seen_at, expires_at) values ($1, $2, $3, $3, $4)",
-    )
-    .bind(hash(&token))
-    .bind(app_user_id)
-    .bind(now)
-    .bind(now + timeouts.absolute_secs)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("insert into session (session_hash, app_user_id, created_at, last_seen_at, expires_at) values ($1, $2, $3, $3, $4)")
+        .bind(hash(&token))
+        .bind(app_user_id)
+        .bind(now)
+        .bind(now + timeouts.absolute_secs)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(token)
 }
@@ -86,11 +82,7 @@ pub async fn lookup(db: &Db, token: &str, timeouts: Timeouts) -> Result<Option<C
     let last_seen: i64 = row.try_get("last_seen_at")?;
     // Touch at most once a minute: reads stay reads.
     if now - last_seen > 60 {
-        sqlx::query("update session set last_seen_at = $1 where session_hash = $2")
-            .bind(now)
-            .bind(hash(token))
-            .execute(&db.pool)
-            .await?;
+        sqlx::query("update session set last_seen_at = $1 where session_hash = $2").bind(now).bind(hash(token)).execute(&db.pool).await?;
     }
     Ok(Some(CurrentUser {
         app_user_id: row.try_get("app_user_id")?,
