@@ -3,13 +3,17 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, StaticSegment, path};
 
+use crate::admin::ui::{PeopleAdminPage, TokensAdminPage};
 use crate::identities::grants_ui::GrantsPage;
 use crate::identities::ui::{ApplicationsPage, IdentitiesPage, IdentityPage, OverviewPage};
 use crate::scoring::ui::RiskPage;
+use crate::session::Permission;
 use crate::session::api::auth_status;
 use crate::session::ui::SignInPage;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -23,6 +27,21 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
+    }
+}
+
+/// Scripts run only from this site or with this response's nonce (the hydration script);
+/// nothing may frame the page.
+#[cfg(feature = "ssr")]
+fn content_security_policy() {
+    leptos::nonce::provide_nonce();
+    let nonce = leptos::nonce::use_nonce().map(|n| n.to_string()).unwrap_or_default();
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    );
+    if let (Some(options), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(&policy)) {
+        options.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 
@@ -45,6 +64,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("grants") view=GrantsPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("risk") view=RiskPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("sign-in") view=SignInPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/people") view=PeopleAdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/tokens") view=TokensAdminPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>
@@ -76,11 +97,15 @@ fn Header() -> impl IntoView {
                             <A href="/grants">"Grants"</A>
                             <A href="/applications">"Applications"</A>
                             <A href="/risk">"Risk"</A>
+                            {user.as_ref().is_some_and(|u| u.may(Permission::ManageAccess)).then(|| view! {
+                                <A href="/admin/people">"People"</A>
+                                <A href="/admin/tokens">"Tokens"</A>
+                            })}
                         </nav>
                         <div class="who">
                             {match user {
                                 Some(user) => view! {
-                                    <span class="user">{user.display_name}</span>
+                                    <span class="user" title={user.roles.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ")}>{user.display_name}</span>
                                     <form method="post" action="/sign-out">
                                         <button type="submit" class="link">"Sign out"</button>
                                     </form>

@@ -3,6 +3,8 @@
 //! The UI and its server functions live here, one folder per domain. Everything under a
 //! domain's `server/` folder is compiled only with the `ssr` feature: its rules and its SQL.
 
+/// People, roles and API tokens, for admins.
+pub mod admin;
 /// The shell, the layout and the one route table.
 pub mod app;
 /// Widgets shared by several pages: pager, badges, the demo banner.
@@ -17,7 +19,7 @@ pub mod imports;
 pub mod query;
 /// The risk score of every grant: factors, weights, and recomputing them.
 pub mod scoring;
-/// Who is signed in, and the demo sign-in.
+/// Who is signed in, what their roles allow (the one place that decides), API tokens.
 pub mod session;
 
 /// Database access shared by every domain: the pool, the backend, migrations.

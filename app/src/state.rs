@@ -11,6 +11,12 @@ pub struct AppState {
     pub db: Db,
     /// The demo sign-in is offered, and every page says so.
     pub demo: bool,
+    /// Sign-in through an OpenID Connect provider is configured.
+    pub oidc: bool,
+    /// How long sessions last.
+    pub timeouts: crate::session::server::repo::Timeouts,
+    /// Cookies get `Secure`: the public URL is https.
+    pub secure_cookies: bool,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -149,7 +149,11 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
 
     // The identities page: filtered, paged, rendered on the server, through the router.
     let db = Db::connect(&url).await?;
-    let token = repo::sign_in(&db, "bench", None, "Bench", Timeouts::default()).await?;
+    let token = repo::sign_in(
+        &db,
+        &repo::SignIn { subject: "bench", email: None, display_name: "Bench", idp_roles: vec![app::session::Role::Auditor], via: "bench" },
+        Timeouts::default(),
+    ).await?;
     let state = crate::state(db, false, crate::DEFAULT_SITE_ROOT, "127.0.0.1:0".parse()?);
     let router = crate::router(state);
     let paths = [

@@ -58,6 +58,76 @@ pub struct ServeArgs {
     /// Folder with the browser bundle (`pkg/`), as built by cargo-leptos.
     #[arg(long, env = "ATTEST_SITE_ROOT", default_value = crate::DEFAULT_SITE_ROOT)]
     pub site_root: String,
+    /// The OpenID Connect provider's issuer URL, e.g. https://login.example.com/realms/acme.
+    #[arg(long, env = "ATTEST_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    #[arg(long, env = "ATTEST_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    #[arg(long, env = "ATTEST_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+    /// Where people reach attest, e.g. https://attest.example.com; the provider sends them
+    /// back to PUBLIC_URL/auth/callback. Cookies are `Secure` when it is https.
+    #[arg(long, env = "ATTEST_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Scopes asked of the provider.
+    #[arg(long, env = "ATTEST_OIDC_SCOPES", default_value = "openid email profile")]
+    pub oidc_scopes: String,
+    /// The ID token claim that lists a person's groups.
+    #[arg(long, env = "ATTEST_OIDC_ROLES_CLAIM", default_value = "groups")]
+    pub oidc_roles_claim: String,
+    /// Groups to roles: `group=role,…`; roles are admin, campaign_owner, reviewer, auditor.
+    #[arg(
+        long,
+        env = "ATTEST_OIDC_ROLE_MAP",
+        default_value = "attest-admins=admin,attest-campaign-owners=campaign_owner,attest-reviewers=reviewer,attest-auditors=auditor"
+    )]
+    pub oidc_role_map: String,
+    /// A session ends after this many minutes without use.
+    #[arg(long, env = "ATTEST_SESSION_IDLE_MINUTES", default_value_t = 480)]
+    pub session_idle_minutes: i64,
+    /// A session ends this many hours after sign-in, used or not.
+    #[arg(long, env = "ATTEST_SESSION_MAX_HOURS", default_value_t = 24)]
+    pub session_max_hours: i64,
+    /// Largest upload the REST API accepts, in MiB.
+    #[arg(long, env = "ATTEST_MAX_UPLOAD_MB", default_value_t = 256)]
+    pub max_upload_mb: usize,
+}
+
+impl ServeArgs {
+    /// The identity provider's settings: all four set, none set, or an error naming the missing.
+    pub fn oidc_settings(&self) -> Result<Option<crate::auth::OidcSettings>, String> {
+        let given = [
+            ("ATTEST_OIDC_ISSUER", &self.oidc_issuer),
+            ("ATTEST_OIDC_CLIENT_ID", &self.oidc_client_id),
+            ("ATTEST_OIDC_CLIENT_SECRET", &self.oidc_client_secret),
+            ("ATTEST_PUBLIC_URL", &self.public_url),
+        ];
+        let missing: Vec<&str> = given.iter().filter(|(_, v)| v.as_deref().is_none_or(str::is_empty)).map(|(n, _)| *n).collect();
+        if missing.len() == given.len() {
+            return Ok(None);
+        }
+        if !missing.is_empty() {
+            return Err(format!("sign-in through an identity provider needs {} as well", missing.join(", ")));
+        }
+        let role_map = crate::auth::OidcSettings::parse_role_map(&self.oidc_role_map).map_err(|e| format!("ATTEST_OIDC_ROLE_MAP: {e}"))?;
+        let scopes: Vec<String> = self.oidc_scopes.split_whitespace().map(str::to_string).collect();
+        Ok(Some(crate::auth::OidcSettings {
+            issuer: self.oidc_issuer.clone().unwrap_or_default(),
+            client_id: self.oidc_client_id.clone().unwrap_or_default(),
+            client_secret: self.oidc_client_secret.clone().unwrap_or_default(),
+            public_url: self.public_url.clone().unwrap_or_default(),
+            scopes,
+            roles_claim: self.oidc_roles_claim.clone(),
+            role_map,
+        }))
+    }
+
+    pub fn timeouts(&self) -> Result<app::session::server::repo::Timeouts, String> {
+        if self.session_idle_minutes < 1 || self.session_max_hours < 1 {
+            return Err("session timeouts must be at least one minute idle and one hour in all".into());
+        }
+        Ok(app::session::server::repo::Timeouts { idle_secs: self.session_idle_minutes * 60, absolute_secs: self.session_max_hours * 3600 })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,17 +198,30 @@ pub async fn connect(url: &str) -> Result<Db, AnyError> {
 pub async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
     match cli.command {
         Command::Serve(args) => {
-            let db = connect(&cli.database_url).await?;
-            if !args.demo {
-                return Err("sign-in is not configured: start with --demo (or ATTEST_DEMO=1) for the demo sign-in; \
+            let settings = args.oidc_settings()?;
+            let timeouts = args.timeouts()?;
+            if settings.is_none() && !args.demo {
+                return Err("sign-in is not configured: set ATTEST_OIDC_ISSUER, ATTEST_OIDC_CLIENT_ID, ATTEST_OIDC_CLIENT_SECRET and \
+                            ATTEST_PUBLIC_URL for your identity provider, or start with --demo (ATTEST_DEMO=1) for the demo sign-in; \
                             attest does not serve without sign-in"
                     .into());
             }
+            let db = connect(&cli.database_url).await?;
+            let secure_cookies = settings.as_ref().is_some_and(|s| s.public_url.starts_with("https://"));
+            let oidc = match settings {
+                Some(settings) => Some(std::sync::Arc::new(crate::auth::Oidc::discover(settings).await?)),
+                None => None,
+            };
             if args.demo && crate::generate::estate_is_empty(&db).await? {
                 let summary = crate::generate::seed_demo(&db, 42, 400).await?;
                 tracing::info!(identities = summary.identities_added, grants = summary.grants_added, "seeded the demo estate");
             }
-            crate::serve(crate::state(db, args.demo, &args.site_root, args.addr), args.addr).await?;
+            let mut state = crate::state(db, args.demo, &args.site_root, args.addr);
+            state.oidc = oidc.is_some();
+            state.timeouts = timeouts;
+            state.secure_cookies = secure_cookies;
+            let router = crate::router_with(state, crate::auth::Provider(oidc.clone()), args.max_upload_mb.saturating_mul(1024 * 1024));
+            crate::serve(router, args.addr, args.demo, oidc.is_some()).await?;
         }
         Command::Migrate => {
             connect(&cli.database_url).await?;

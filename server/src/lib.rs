@@ -5,10 +5,12 @@ use std::net::SocketAddr;
 use app::db::Db;
 use app::state::AppState;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::get;
 use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
+pub mod api;
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod generate;
@@ -29,32 +31,48 @@ pub fn leptos_options(site_root: &str, addr: SocketAddr) -> LeptosOptions {
         .build()
 }
 
-/// Everything a request needs, built once.
+/// Largest upload the REST API reads, unless configured otherwise.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
+
+/// Everything a request needs, built once, with default sessions and no identity provider.
 pub fn state(db: Db, demo: bool, site_root: &str, addr: SocketAddr) -> AppState {
-    AppState { leptos_options: leptos_options(site_root, addr), db, demo }
+    AppState {
+        leptos_options: leptos_options(site_root, addr),
+        db,
+        demo,
+        oidc: false,
+        timeouts: app::session::server::repo::Timeouts::default(),
+        secure_cookies: false,
+    }
 }
 
-/// The whole web application, testable without a socket.
+/// The whole web application without an identity provider, testable without a socket.
 pub fn router(state: AppState) -> Router {
+    router_with(state, auth::Provider::default(), DEFAULT_MAX_UPLOAD_BYTES)
+}
+
+/// The whole web application.
+pub fn router_with(state: AppState, provider: auth::Provider, max_upload_bytes: usize) -> Router {
     let routes = generate_route_list(app::app::App);
     let shell_options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(web::healthz))
-        .route("/demo/sign-in", post(web::demo_sign_in))
-        .route("/sign-out", post(web::sign_out))
+        .merge(auth::routes())
+        .merge(api::routes(max_upload_bytes))
         .leptos_routes_with_context(&state, routes, || {}, move || app::app::shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::app::shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), web::session_layer))
         .layer(axum::middleware::from_fn(web::security_headers))
+        .layer(axum::Extension(provider))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
 /// Serves until SIGINT or SIGTERM, then finishes the requests under way.
-pub async fn serve(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
+pub async fn serve(router: Router, addr: SocketAddr, demo: bool, oidc: bool) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(address = %listener.local_addr()?, demo = state.demo, "attest is listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
+    tracing::info!(address = %listener.local_addr()?, demo, oidc, "attest is listening");
+    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

@@ -73,23 +73,33 @@ pub fn print_identities(rows: &[IdentityRow], format: Format) -> std::io::Result
     })
 }
 
+pub const GRANT_HEADER: [&str; 10] =
+    ["identity", "kind", "application", "entitlement", "privilege", "granted_at", "last_used_at", "granted_by", "risk", "factors"];
+
+/// One grant as the cells of a listing or export.
+pub fn grant_cells(g: &GrantRow) -> Vec<String> {
+    vec![
+        g.identity.clone(),
+        g.identity_kind.as_str().to_string(),
+        g.application.clone(),
+        g.entitlement.clone(),
+        g.privilege.as_str().to_string(),
+        ts(g.granted_at),
+        ts(g.last_used_at),
+        opt(&g.granted_by),
+        g.risk_score.to_string(),
+        g.risk_words.clone(),
+    ]
+}
+
 pub fn print_grants(rows: &[GrantRow], format: Format) -> std::io::Result<()> {
-    let header =
-        ["identity", "kind", "application", "entitlement", "privilege", "granted_at", "last_used_at", "granted_by", "risk", "factors"];
-    print(rows, format, &header, |g| {
-        vec![
-            g.identity.clone(),
-            g.identity_kind.as_str().to_string(),
-            g.application.clone(),
-            g.entitlement.clone(),
-            g.privilege.as_str().to_string(),
-            ts(g.granted_at),
-            ts(g.last_used_at),
-            opt(&g.granted_by),
-            g.risk_score.to_string(),
-            g.risk_words.clone(),
-        ]
-    })
+    print(rows, format, &GRANT_HEADER, grant_cells)
+}
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, carriage return at
+/// the start) gets a leading apostrophe, so exported data stays data.
+pub fn spreadsheet_safe(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{cell}") } else { cell }
 }
 
 fn write_rows(out: &mut impl Write, header: &[&str], rows: &[Vec<String>], format: Format) -> std::io::Result<()> {

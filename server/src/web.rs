@@ -2,7 +2,7 @@
 //! passes through.
 
 use app::session::server::Viewer;
-use app::session::server::repo::{self, Timeouts};
+use app::session::server::repo;
 use app::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -20,14 +20,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 fn session_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == app::session::COOKIE)
-        .map(|(_, value)| value.to_string())
+    crate::auth::read_cookie(headers, app::session::COOKIE)
 }
 
 /// Paths anyone may open; everything else needs a session.
@@ -35,6 +28,7 @@ fn is_public(path: &str) -> bool {
     matches!(path, "/sign-in" | "/healthz" | "/demo/sign-in" | "/sign-out" | "/favicon.ico")
         || path.starts_with("/pkg/")
         || path.starts_with("/api/")
+        || path.starts_with("/auth/")
 }
 
 /// A state-changing request must come from attest's own pages: the browser says where a
@@ -58,7 +52,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// page to the sign-in page.
 pub async fn session_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let user = match session_token(req.headers()) {
-        Some(token) => match repo::lookup(&state.db, &token, Timeouts::default()).await {
+        Some(token) => match repo::lookup(&state.db, &token, state.timeouts).await {
             Ok(user) => user,
             Err(e) => {
                 tracing::error!(error = %e, "session lookup failed");
@@ -72,11 +66,28 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
         tracing::warn!(path = req.uri().path(), "refused a cross-site request");
         return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
     }
-    if user.is_none() && safe && !is_public(req.uri().path()) {
+    let path = req.uri().path();
+    if user.is_none() && safe && !is_public(path) {
         return Redirect::to("/sign-in").into_response();
+    }
+    if let (Some(user), Some(permission)) = (&user, app::session::page_permission(path)) {
+        if !user.may(permission) {
+            tracing::warn!(user = %user.display_name, app_user_id = user.app_user_id, path, "refused a page: role does not allow it");
+            return (StatusCode::FORBIDDEN, forbidden_page(&user.display_name)).into_response();
+        }
     }
     req.extensions_mut().insert(Viewer(user));
     next.run(req).await
+}
+
+fn forbidden_page(name: &str) -> axum::response::Html<String> {
+    let name = name.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    axum::response::Html(format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not allowed · attest</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/attest.css\"></head><body><main id=\"main\"><section class=\"page narrow\">\
+         <h1>Not allowed</h1><p>{name}, your roles do not allow this page. An admin can grant roles under People.</p>\
+         <p><a href=\"/\">Back to the overview</a></p></section></main></body></html>"
+    ))
 }
 
 pub async fn security_headers(req: Request, next: Next) -> Response {
@@ -85,41 +96,9 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    response
-}
-
-fn session_cookie(token: &str, max_age: i64) -> HeaderValue {
-    let value = format!("{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}", app::session::COOKIE);
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// The demo sign-in: only when the server runs with `--demo`.
-pub async fn demo_sign_in(State(state): State<AppState>) -> Response {
-    if !state.demo {
-        return StatusCode::NOT_FOUND.into_response();
+    // Pages set their own policy with the nonce of their scripts; everything else gets this.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'"));
     }
-    let timeouts = Timeouts::default();
-    match repo::sign_in(&state.db, "demo:admin", Some("demo.admin@example.com"), "Demo Admin", timeouts).await {
-        Ok(token) => {
-            tracing::info!(subject = "demo:admin", "demo sign-in");
-            let mut response = Redirect::to("/").into_response();
-            response.headers_mut().insert(header::SET_COOKIE, session_cookie(&token, timeouts.absolute_secs));
-            response
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "demo sign-in failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "sign-in failed; the database is unavailable").into_response()
-        }
-    }
-}
-
-pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(token) = session_token(&headers) {
-        if let Err(e) = repo::sign_out(&state.db, &token).await {
-            tracing::error!(error = %e, "sign-out failed");
-        }
-    }
-    let mut response = Redirect::to("/sign-in").into_response();
-    response.headers_mut().insert(header::SET_COOKIE, session_cookie("", 0));
     response
 }

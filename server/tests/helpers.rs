@@ -3,7 +3,8 @@ use std::path::{Path, PathBuf};
 use app::db::Db;
 use app::imports::ImportSummary;
 use app::imports::server::{Quiet, apply, csv_bundle};
-use app::session::server::repo::{self, Timeouts};
+use app::session::Role;
+use app::session::server::repo::{self, SignIn, Timeouts};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
@@ -99,16 +100,39 @@ impl TestApp {
         apply::apply(&self.db, &snapshot, "test", &Quiet).await.map_err(|e| e.to_string())
     }
 
+    /// A session for a test admin.
     pub async fn session(&self) -> String {
-        repo::sign_in(&self.db, "test:reviewer", Some("reviewer@example.com"), "Test Reviewer", Timeouts::default()).await.expect("session")
+        self.session_as("admin", &[Role::Admin]).await
     }
 
-    pub async fn request(&self, request: Request<Body>) -> Reply {
-        let response = self.router().oneshot(request).await.expect("router answers");
+    /// A session for a test person named after `who`, holding `roles`.
+    pub async fn session_as(&self, who: &str, roles: &[Role]) -> String {
+        let subject = format!("test:{who}");
+        let email = format!("{who}@example.com");
+        let name = format!("Test {who}");
+        let sign_in = SignIn { subject: &subject, email: Some(&email), display_name: &name, idp_roles: roles.to_vec(), via: "test" };
+        repo::sign_in(&self.db, &sign_in, Timeouts::default()).await.expect("session")
+    }
+
+    /// The router with sign-in through `idp`, attest reached at [`PUBLIC_URL`].
+    pub async fn oidc_router(&self, idp: &Idp, client: (&str, &str), clock_offset_secs: i64) -> Router {
+        let mut oidc = server::auth::Oidc::discover(idp.settings(client)).await.expect("discovery works");
+        oidc.clock_offset_secs = clock_offset_secs;
+        let mut state = server::state(self.db.clone(), self.demo, server::DEFAULT_SITE_ROOT, "127.0.0.1:0".parse().expect("addr"));
+        state.oidc = true;
+        server::router_with(state, server::auth::Provider(Some(std::sync::Arc::new(oidc))), server::DEFAULT_MAX_UPLOAD_BYTES)
+    }
+
+    pub async fn request_to(&self, router: Router, request: Request<Body>) -> Reply {
+        let response = router.oneshot(request).await.expect("router answers");
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
         Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    pub async fn request(&self, request: Request<Body>) -> Reply {
+        self.request_to(self.router(), request).await
     }
 
     /// GET as a signed-in person.
@@ -140,4 +164,111 @@ impl Drop for TestApp {
         })
         .join();
     }
+}
+
+/// Where the tests say attest is reached; the provider sends browsers back below it.
+pub const PUBLIC_URL: &str = "http://attest.test";
+
+/// A real OpenID Connect provider (`end2end/oidc/provider.mjs`, the npm `oidc-provider`),
+/// stopped when dropped.
+pub struct Idp {
+    pub issuer: String,
+    child: std::process::Child,
+}
+
+impl Idp {
+    pub fn start() -> Idp {
+        use std::io::BufRead;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end/oidc/provider.mjs");
+        let mut child = std::process::Command::new("node")
+            .arg(&script)
+            .args(["--port", "0", "--redirect", &format!("{PUBLIC_URL}/auth/callback")])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("node runs the test identity provider (make test-tools installs it)");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("the provider says where it listens");
+        let issuer = line.trim().strip_prefix("issuer ").unwrap_or_else(|| panic!("unexpected provider output {line:?}")).to_string();
+        Idp { issuer, child }
+    }
+
+    pub fn settings(&self, (client_id, secret): (&str, &str)) -> server::auth::OidcSettings {
+        server::auth::OidcSettings {
+            issuer: self.issuer.clone(),
+            client_id: client_id.to_string(),
+            client_secret: secret.to_string(),
+            public_url: PUBLIC_URL.to_string(),
+            scopes: ["openid", "email", "profile", "groups"].map(str::to_string).to_vec(),
+            roles_claim: "groups".to_string(),
+            role_map: server::auth::OidcSettings::parse_role_map(
+                "attest-admins=admin,attest-campaign-owners=campaign_owner,attest-reviewers=reviewer,attest-auditors=auditor",
+            )
+            .expect("role map"),
+        }
+    }
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of a `Set-Cookie` named `name` in a reply, if any.
+pub fn set_cookie(reply: &Reply, name: &str) -> Option<String> {
+    reply
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// What a browser has after signing in at the provider: the callback attest must receive,
+/// and the sign-in cookie attest gave it.
+pub struct AtCallback {
+    pub path_and_query: String,
+    pub login_cookie: String,
+}
+
+/// Plays the browser: starts a sign-in at attest, signs in as `login` on the provider's own
+/// form, and stops where the provider sends the browser back to attest.
+pub async fn sign_in_at_provider(app: &TestApp, router: Router, login: &str) -> AtCallback {
+    let start = app.request_to(router, Request::get("/auth/sign-in").body(Body::empty()).expect("request")).await;
+    assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.body);
+    let login_cookie = set_cookie(&start, server::auth::LOGIN_COOKIE).expect("a sign-in cookie");
+    let mut url = start.headers[header::LOCATION].to_str().expect("location").to_string();
+    let browser = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    for _ in 0..10 {
+        if url.starts_with(PUBLIC_URL) {
+            let path_and_query = url[PUBLIC_URL.len()..].to_string();
+            return AtCallback { path_and_query, login_cookie };
+        }
+        let response = if url.contains("/interaction/") {
+            // The provider's sign-in form: fill it in as a person would.
+            let form = browser.get(&url).send().await.expect("the sign-in form");
+            assert!(form.status().is_success());
+            let action = format!("{}/login", url.trim_end_matches('/'));
+            browser.post(&action).form(&[("login", login), ("password", "secret")]).send().await
+        } else {
+            browser.get(&url).send().await
+        }
+        .expect("the provider answers");
+        let location = response.headers().get("location").map(|v| v.to_str().expect("location").to_string());
+        let Some(next) = location else { panic!("the provider stopped at {url}: {}", response.text().await.unwrap_or_default()) };
+        url = if next.starts_with('/') { format!("{}{next}", app_origin(&url)) } else { next };
+    }
+    panic!("the provider never sent the browser back to attest");
+}
+
+fn app_origin(url: &str) -> String {
+    let after = url.find("://").map(|i| i + 3).unwrap_or(0);
+    let end = url[after..].find('/').map(|i| after + i).unwrap_or(url.len());
+    url[..end].to_string()
 }

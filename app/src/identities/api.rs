@@ -7,9 +7,9 @@ use crate::identities::{ApplicationRow, GrantPage, IdentityDetail, IdentityFilte
 pub const GRANTS_PER_PAGE: u32 = 50;
 
 /// Current grants matching a query in the query language, riskiest first.
-#[server]
+#[server(endpoint = "search_grants")]
 pub async fn search_grants(query: String, page: u32) -> Result<GrantPage, AppError> {
-    crate::session::server::require_user().await?;
+    crate::session::server::require(crate::session::Permission::ViewEstate).await?;
     let state = crate::state::app_state()?;
     let page = page.max(1);
     let offset = i64::from(page - 1) * i64::from(GRANTS_PER_PAGE);
@@ -19,30 +19,30 @@ pub async fn search_grants(query: String, page: u32) -> Result<GrantPage, AppErr
     Ok(GrantPage { rows, total, page, per_page: GRANTS_PER_PAGE, now: crate::db::now() })
 }
 
-#[server]
+#[server(endpoint = "list_identities")]
 pub async fn list_identities(filter: IdentityFilter) -> Result<IdentityPage, AppError> {
-    crate::session::server::require_user().await?;
+    crate::session::server::require(crate::session::Permission::ViewEstate).await?;
     let state = crate::state::app_state()?;
     crate::identities::server::repo::list(&state.db, &filter, IdentityFilter::PER_PAGE).await?.map_err(AppError::Validation)
 }
 
-#[server]
+#[server(endpoint = "get_identity")]
 pub async fn get_identity(identity_id: i64) -> Result<IdentityDetail, AppError> {
-    crate::session::server::require_user().await?;
+    crate::session::server::require(crate::session::Permission::ViewEstate).await?;
     let state = crate::state::app_state()?;
     Ok(crate::identities::server::repo::detail(&state.db, identity_id).await?)
 }
 
-#[server]
+#[server(endpoint = "list_applications")]
 pub async fn list_applications() -> Result<Vec<ApplicationRow>, AppError> {
-    crate::session::server::require_user().await?;
+    crate::session::server::require(crate::session::Permission::ViewEstate).await?;
     let state = crate::state::app_state()?;
     Ok(crate::identities::server::repo::applications(&state.db).await?)
 }
 
-#[server]
+#[server(endpoint = "estate_overview")]
 pub async fn estate_overview() -> Result<Overview, AppError> {
-    crate::session::server::require_user().await?;
+    crate::session::server::require(crate::session::Permission::ViewEstate).await?;
     let state = crate::state::app_state()?;
     Ok(crate::identities::server::repo::overview(&state.db).await?)
 }

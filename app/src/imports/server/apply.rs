@@ -308,8 +308,10 @@ pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Pro
         }
     }
     summary.grants_added = grant_inserts.len() as i64;
-    let rows = grant_inserts.iter().map(|&index| {
-        let grant = &snapshot.grants[index as usize];
+    // By position, not by reference: a closure over `&u32` items makes this future not `Send`
+    // for every lifetime, and web handlers need it to be.
+    let rows = (0..grant_inserts.len()).map(|k| {
+        let grant = &snapshot.grants[grant_inserts[k] as usize];
         vec![
             Value::Int(source_id),
             Value::Int(snapshot_identity_ids[grant.identity as usize]),

@@ -1,0 +1,3 @@
+//! SQL of the admin pages.
+
+pub mod repo;

@@ -1,0 +1,208 @@
+//! The REST API for automation, authenticated by API tokens (`Authorization: Bearer …`):
+//! push a snapshot of a source, read grants, export grants as CSV.
+
+use app::db::Db;
+use app::imports::server::{BadInput, Quiet, apply, csv_bundle};
+use app::session::server::tokens::{self, Refused};
+use app::session::{ApiToken, TokenScope};
+use app::state::AppState;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::output;
+
+/// Files a snapshot upload may carry: the CSV bundle.
+const BUNDLE_FILES: [&str; 3] = ["identities.csv", "grants.csv", "applications.csv"];
+
+pub fn routes(max_upload_bytes: usize) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/sources/{name}/snapshot", post(push_snapshot).layer(DefaultBodyLimit::max(max_upload_bytes)))
+        .route("/api/v1/grants", get(read_grants))
+        .route("/api/v1/export/grants.csv", get(export_grants))
+}
+
+fn problem(status: StatusCode, message: impl Into<String>) -> Response {
+    let mut response = (status, axum::Json(json!({ "error": message.into() }))).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"attest\""));
+    }
+    response
+}
+
+/// The token presented with a request, if it is valid and has `scope`; every use is logged
+/// with the token's name.
+async fn authorize(db: &Db, headers: &HeaderMap, scope: TokenScope, what: &str) -> Result<ApiToken, Response> {
+    let secret = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| problem(StatusCode::UNAUTHORIZED, "send an API token: Authorization: Bearer attest_…"))?;
+    let token = match tokens::authenticate(db, secret).await {
+        Ok(Ok(token)) => token,
+        Ok(Err(refused)) => {
+            let reason = match refused {
+                Refused::Unknown => "the API token is not known",
+                Refused::Expired => "the API token has expired",
+                Refused::Revoked => "the API token was revoked",
+            };
+            tracing::warn!(what, reason, "API token refused");
+            return Err(problem(StatusCode::UNAUTHORIZED, reason));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "API token lookup failed");
+            return Err(problem(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable"));
+        }
+    };
+    if !token.allows(scope) {
+        tracing::warn!(token = %token.name, token_id = token.api_token_id, what, scope = scope.as_str(), "API token lacks the scope");
+        return Err(problem(StatusCode::FORBIDDEN, format!("this token does not have the `{}` scope", scope.as_str())));
+    }
+    tracing::info!(token = %token.name, token_id = token.api_token_id, created_by = %token.created_by, what, "API token used");
+    Ok(token)
+}
+
+fn valid_source_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 100 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// `POST /api/v1/sources/{name}/snapshot`, multipart with `identities.csv`, `grants.csv` and
+/// optionally `applications.csv` (by field or file name). Answers with the import summary.
+async fn push_snapshot(State(state): State<AppState>, Path(name): Path<String>, headers: HeaderMap, mut form: Multipart) -> Response {
+    let token = match authorize(&state.db, &headers, TokenScope::Import, "import").await {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    if !valid_source_name(&name) {
+        return problem(StatusCode::BAD_REQUEST, "a source name is 1 to 100 letters, digits, `-`, `_` or `.`");
+    }
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot create a folder for an upload");
+            return problem(StatusCode::INTERNAL_SERVER_ERROR, "the upload could not be stored");
+        }
+    };
+    let mut received = Vec::new();
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => return problem(e.status(), format!("the upload could not be read: {}", e.body_text())),
+        };
+        let file = [field.name(), field.file_name()].into_iter().flatten().find(|n| BUNDLE_FILES.contains(n)).map(str::to_string);
+        let Some(file) = file else {
+            let shown = field.name().unwrap_or("(unnamed)").to_string();
+            return problem(StatusCode::BAD_REQUEST, format!("unexpected part `{shown}`: send identities.csv, grants.csv and optionally applications.csv"));
+        };
+        let bytes = match field.bytes().await {
+            Ok(bytes) => bytes,
+            Err(e) => return problem(e.status(), format!("{file} could not be read: {}", e.body_text())),
+        };
+        if let Err(e) = tokio::fs::write(dir.path().join(&file), &bytes).await {
+            tracing::error!(error = %e, "cannot store an upload");
+            return problem(StatusCode::INTERNAL_SERVER_ERROR, "the upload could not be stored");
+        }
+        received.push(file);
+    }
+    for required in ["identities.csv", "grants.csv"] {
+        if !received.iter().any(|f| f == required) {
+            return problem(StatusCode::BAD_REQUEST, format!("{required} is missing from the upload"));
+        }
+    }
+    let path = dir.path().to_path_buf();
+    let source = name.clone();
+    let snapshot = match tokio::task::spawn_blocking(move || csv_bundle::read_bundle(&path, &source, &Quiet)).await {
+        Ok(Ok(snapshot)) => snapshot,
+        Ok(Err(bad)) => return refused(&bad),
+        Err(e) => {
+            tracing::error!(error = %e, "reading an upload failed");
+            return problem(StatusCode::INTERNAL_SERVER_ERROR, "the upload could not be read");
+        }
+    };
+    let actor = format!("token:{} (#{}, created by {})", token.name, token.api_token_id, token.created_by);
+    match apply::apply(&state.db, &snapshot, &actor, &Quiet).await {
+        Ok(summary) => {
+            tracing::info!(source = %name, actor = %actor, grants_added = summary.grants_added, grants_ended = summary.grants_ended, "snapshot imported");
+            axum::Json(summary).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, source = %name, "import failed");
+            problem(StatusCode::INTERNAL_SERVER_ERROR, "the import failed; nothing was changed")
+        }
+    }
+}
+
+fn refused(bad: &BadInput) -> Response {
+    let problems: Vec<serde_json::Value> = bad
+        .problems
+        .iter()
+        .map(|p| json!({ "file": p.file, "line": p.line, "field": p.field, "message": p.message }))
+        .collect();
+    let body = json!({ "error": "import refused, nothing was changed", "rejected": bad.rejected, "problems": problems });
+    (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct GrantsParams {
+    query: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+async fn fetch_grants(db: &Db, params: &GrantsParams, cap: i64) -> Result<Vec<app::identities::GrantRow>, Response> {
+    let limit = params.limit.unwrap_or(cap).clamp(1, cap);
+    let offset = params.offset.unwrap_or(0).max(0);
+    let query = params.query.as_deref().unwrap_or("");
+    match app::identities::server::repo::query_grants(db, query, true, limit, offset).await {
+        Ok(Ok((rows, _))) => Ok(rows),
+        Ok(Err(e)) => Err(problem(StatusCode::BAD_REQUEST, format!("query, column {}: {e}", e.column))),
+        Err(e) => {
+            tracing::error!(error = %e, "reading grants failed");
+            Err(problem(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable"))
+        }
+    }
+}
+
+/// `GET /api/v1/grants?query=…&limit=…&offset=…`: active grants, riskiest first, as JSON.
+async fn read_grants(State(state): State<AppState>, headers: HeaderMap, Query(params): Query<GrantsParams>) -> Response {
+    if let Err(response) = authorize(&state.db, &headers, TokenScope::Read, "read grants").await {
+        return response;
+    }
+    match fetch_grants(&state.db, &params, 1_000).await {
+        Ok(rows) => axum::Json(rows).into_response(),
+        Err(response) => response,
+    }
+}
+
+/// `GET /api/v1/export/grants.csv?query=…`: the same as CSV, safe to open in a spreadsheet.
+async fn export_grants(State(state): State<AppState>, headers: HeaderMap, Query(params): Query<GrantsParams>) -> Response {
+    if let Err(response) = authorize(&state.db, &headers, TokenScope::Export, "export grants").await {
+        return response;
+    }
+    let rows = match fetch_grants(&state.db, &params, 1_000_000).await {
+        Ok(rows) => rows,
+        Err(response) => return response,
+    };
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let written = writer.write_record(output::GRANT_HEADER).and_then(|()| {
+        rows.iter().try_for_each(|g| writer.write_record(output::grant_cells(g).into_iter().map(output::spreadsheet_safe)))
+    });
+    let body = match written.map_err(|e| e.to_string()).and_then(|()| writer.into_inner().map_err(|e| e.to_string())) {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::error!(error = %e, "writing the export failed");
+            return problem(StatusCode::INTERNAL_SERVER_ERROR, "the export could not be written");
+        }
+    };
+    (
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"grants.csv\"")],
+        body,
+    )
+        .into_response()
+}
