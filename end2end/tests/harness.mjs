@@ -32,11 +32,12 @@ export function attest(args, env) {
   });
 }
 
-/** A running demo server on its own database. */
-export async function startServer() {
+/** A running server on its own database: the demo, or with `env` (say, a sign-in provider). */
+export async function startServer({ demo = true, port: chosen, env: extra = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'attest-e2e-'));
-  const port = await freePort();
-  const env = { DATABASE_URL: `sqlite://${join(dir, 'attest.db')}`, ATTEST_ADDR: `127.0.0.1:${port}`, ATTEST_DEMO: '1', RUST_LOG: 'warn' };
+  const port = chosen ?? (await freePort());
+  const env = { DATABASE_URL: `sqlite://${join(dir, 'attest.db')}`, ATTEST_ADDR: `127.0.0.1:${port}`, RUST_LOG: 'warn', ...extra };
+  if (demo) env.ATTEST_DEMO = '1';
   const child = spawn(binary, ['serve'], { cwd: root, env: { ...process.env, ...env } });
   let log = '';
   child.stdout.on('data', (d) => (log += d));
@@ -58,6 +59,23 @@ export async function startServer() {
     stop: () => new Promise((ok) => { child.once('exit', ok); child.kill('SIGTERM'); }),
   };
 }
+
+/** The test OpenID provider (end2end/oidc/provider.mjs) sending browsers back to `redirect`. */
+export async function startProvider(redirect) {
+  const child = spawn(process.execPath, [join(root, 'end2end', 'oidc', 'provider.mjs'), '--port', '0', '--redirect', redirect], { cwd: root });
+  const issuer = await new Promise((ok, fail) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const match = /^issuer (\S+)/m.exec(out);
+      if (match) ok(match[1]);
+    });
+    child.on('exit', (code) => fail(new Error(`the identity provider exited (${code}): ${out}`)));
+  });
+  return { issuer, stop: () => new Promise((ok) => { child.once('exit', ok); child.kill('SIGTERM'); }) };
+}
+
+export { freePort };
 
 export async function launchBrowser() {
   return chromium.launch({
