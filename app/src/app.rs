@@ -4,6 +4,7 @@ use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, StaticSegment, path};
 
 use crate::admin::ui::{PeopleAdminPage, TokensAdminPage};
+use crate::campaigns::ui::{CampaignPage, CampaignsPage, NewCampaignPage, ReviewsPage};
 use crate::identities::grants_ui::GrantsPage;
 use crate::identities::ui::{ApplicationsPage, IdentitiesPage, IdentityPage, OverviewPage};
 use crate::scoring::ui::RiskPage;
@@ -63,6 +64,10 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("applications") view=ApplicationsPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("grants") view=GrantsPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("risk") view=RiskPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("campaigns") view=CampaignsPage ssr=SsrMode::Async />
+                    <Route path=path!("/campaigns/new") view=NewCampaignPage ssr=SsrMode::Async />
+                    <Route path=path!("/campaigns/:id") view=CampaignPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("reviews") view=ReviewsPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("sign-in") view=SignInPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/people") view=PeopleAdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/tokens") view=TokensAdminPage ssr=SsrMode::Async />
@@ -93,10 +98,16 @@ fn Header() -> impl IntoView {
                         <a class="brand" href="/">"attest"</a>
                         <nav aria-label="Main">
                             <A href="/">"Overview"</A>
-                            <A href="/identities">"Identities"</A>
-                            <A href="/grants">"Grants"</A>
-                            <A href="/applications">"Applications"</A>
-                            <A href="/risk">"Risk"</A>
+                            {user.as_ref().is_some_and(|u| u.may(Permission::Review)).then(|| view! {
+                                <A href="/reviews">"My reviews"</A>
+                            })}
+                            {user.as_ref().is_some_and(|u| u.may(Permission::ViewEstate)).then(|| view! {
+                                <A href="/campaigns">"Campaigns"</A>
+                                <A href="/identities">"Identities"</A>
+                                <A href="/grants">"Grants"</A>
+                                <A href="/applications">"Applications"</A>
+                                <A href="/risk">"Risk"</A>
+                            })}
                             {user.as_ref().is_some_and(|u| u.may(Permission::ManageAccess)).then(|| view! {
                                 <A href="/admin/people">"People"</A>
                                 <A href="/admin/tokens">"Tokens"</A>

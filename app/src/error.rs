@@ -14,6 +14,9 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Validation(String),
+    /// Someone changed it first; the message says what it is now.
+    #[error("{0}")]
+    Conflict(String),
     #[error("something went wrong on the server; it has been logged")]
     Internal,
     #[error("request failed: {0}")]

@@ -7,6 +7,8 @@
 pub mod admin;
 /// The shell, the layout and the one route table.
 pub mod app;
+/// Campaigns, the review queue and decisions in a tamper-evident log.
+pub mod campaigns;
 /// Widgets shared by several pages: pager, badges, the demo banner.
 pub mod components;
 /// The error server functions return: serializable, with no internals inside.

@@ -1,5 +1,5 @@
 //! `attest bench`: import throughput and memory against `sqlite3 .import` of the same rows,
-//! and the identities page's latency over the imported estate.
+//! the identities page's latency over the imported estate, and a campaign over all of it.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -189,5 +189,141 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
         timings.len()
     );
     println!("  ({grants} grants imported)");
+    campaigns(&url, args.requests).await
+}
+
+fn percentile(timings: &mut [Duration], q: f64) -> f64 {
+    timings.sort();
+    if timings.is_empty() {
+        return 0.0;
+    }
+    timings[((timings.len() as f64 * q).ceil() as usize).saturating_sub(1).min(timings.len() - 1)].as_secs_f64() * 1000.0
+}
+
+/// A campaign over every grant: launch, 32 reviewers loading their queues at once, decisions
+/// with the hash chain, and verifying the chain.
+async fn campaigns(url: &str, requests: usize) -> Result<(), AnyError> {
+    use app::campaigns::server::{chain, repo as campaigns};
+    let db = Db::connect(url).await?;
+    let person = |subject: &'static str, email: Option<String>, role| {
+        let db = db.clone();
+        async move {
+            let sign_in = repo::SignIn { subject, email: email.as_deref(), display_name: subject, idp_roles: vec![role], via: "bench" };
+            let token = repo::sign_in(&db, &sign_in, Timeouts::default()).await?;
+            let user = repo::lookup(&db, &token, Timeouts::default()).await?.ok_or("bench sign-in failed")?;
+            Ok::<_, AnyError>((token, user))
+        }
+    };
+    let (_, owner) = person("bench owner", None, app::session::Role::CampaignOwner).await?;
+    let fallback: String = sqlx::query_scalar("select email from identity where kind = 'human' and status = 'active' and email is not null order by identity_id limit 1")
+        .fetch_one(&db.pool)
+        .await?;
+    let draft = app::campaigns::CampaignDraft {
+        name: "bench".into(),
+        reviewer_rule: "identity_owner".into(),
+        fallback_reviewer: fallback,
+        deadline: app::time_fmt::date(crate::generate::now() + 30 * 86_400),
+        deadline_action: "keep".into(),
+        justification: "revoke".into(),
+        high_risk: 70,
+        max_exception_days: 90,
+        ..Default::default()
+    };
+    let id = campaigns::create(&db, &draft, &owner).await?.map_err(|e| format!("{e:?}"))?;
+    let started = Instant::now();
+    let items = campaigns::launch(&db, id, &owner).await?.map_err(|e| format!("{e:?}"))?;
+    let launch = started.elapsed();
+    println!("  campaign launch             {:>8.2} s  {} items frozen and assigned", launch.as_secs_f64(), app::components::thousands(items));
+
+    // The 32 busiest reviewers, each signed in as themselves.
+    let busiest: Vec<String> = sqlx::query_scalar(
+        "select v.email from review_item r join identity v on v.identity_id = r.reviewer_id where r.campaign_id = $1 and v.email is not null \
+         group by v.email order by count(*) desc limit 32",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await?;
+    const SUBJECTS: [&str; 32] = [
+        "r00", "r01", "r02", "r03", "r04", "r05", "r06", "r07", "r08", "r09", "r10", "r11", "r12", "r13", "r14", "r15", "r16", "r17", "r18",
+        "r19", "r20", "r21", "r22", "r23", "r24", "r25", "r26", "r27", "r28", "r29", "r30", "r31",
+    ];
+    let mut reviewers = Vec::new();
+    for (subject, email) in SUBJECTS.iter().zip(busiest) {
+        reviewers.push(person(subject, Some(email), app::session::Role::Reviewer).await?);
+    }
+    let state = crate::state(db.clone(), false, crate::DEFAULT_SITE_ROOT, "127.0.0.1:0".parse()?);
+    let router = crate::router(state);
+    let per_reviewer = (requests / reviewers.len().max(1)).max(3);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (token, _) in &reviewers {
+        let router = router.clone();
+        let token = token.clone();
+        tasks.spawn(async move {
+            let mut timings = Vec::new();
+            for i in 0..per_reviewer + 1 {
+                let path = if i % 2 == 0 { "/reviews?kind=machine" } else { "/reviews" };
+                let request = Request::get(path).header(header::COOKIE, format!("{}={token}", app::session::COOKIE)).body(Body::empty())?;
+                let started = Instant::now();
+                let response = router.clone().oneshot(request).await?;
+                let status = response.status();
+                let _ = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+                if !status.is_success() {
+                    return Err::<Vec<Duration>, AnyError>(format!("the reviews page answered {status}").into());
+                }
+                if i > 0 {
+                    timings.push(started.elapsed());
+                }
+            }
+            Ok(timings)
+        });
+    }
+    let mut timings = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        timings.extend(result??);
+    }
+    let n = timings.len();
+    println!(
+        "  review queue, {} at once    p50 {:.1} ms  p95 {:.1} ms over {n} pages of 50 items",
+        reviewers.len(),
+        percentile(&mut timings, 0.5),
+        percentile(&mut timings, 0.95)
+    );
+
+    // Decisions, one after another, each with its log entry.
+    let mut decided = 0;
+    let started = Instant::now();
+    for (_, user) in &reviewers {
+        let queue = campaigns::queue(&db, user, &Default::default(), 50).await?;
+        for item in queue.items {
+            let request = campaigns::Request {
+                item_id: item.item_id,
+                version: item.version,
+                action: app::campaigns::Action::Decide(app::campaigns::Decision::Approve),
+                justification: "still needed",
+                until: "",
+                bulk: false,
+            };
+            if campaigns::decide(&db, user, &request).await?.is_ok() {
+                decided += 1;
+            }
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            break;
+        }
+    }
+    let took = started.elapsed();
+    println!("  decisions with hash chain   {:>8.2} s  {:>10} decisions/s ({decided} decisions)", took.as_secs_f64(), per_second(decided, took));
+    let started = Instant::now();
+    let check = chain::verify(&db).await?;
+    let took = started.elapsed();
+    let entries = match check {
+        app::campaigns::ChainCheck::Verified { entries, .. } => entries,
+        app::campaigns::ChainCheck::Broken { seq, reason } => return Err(format!("the decision log does not verify at {seq}: {reason}").into()),
+    };
+    println!(
+        "  attest verify               {:>8.3} s  {:>10} entries/s ({entries} entries)",
+        took.as_secs_f64(),
+        per_second(entries as usize, took)
+    );
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! `attest` subcommands: serve, migrate, import, identities, grants, demo, generate, bench.
+//! `attest` subcommands: serve, migrate, import, identities, grants, demo, generate, bench, verify.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,6 +45,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Measure import speed and memory, and the identities page latency; prints figures.
     Bench(crate::bench::BenchArgs),
+    /// Recompute the decision log's hash chain; exits non-zero naming the first bad entry.
+    Verify,
 }
 
 #[derive(Debug, clap::Args)]
@@ -296,6 +298,18 @@ pub async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             );
         }
         Command::Bench(args) => crate::bench::run(&cli.database_url, args).await?,
+        Command::Verify => {
+            let db = connect(&cli.database_url).await?;
+            match app::campaigns::server::chain::verify(&db).await? {
+                app::campaigns::ChainCheck::Verified { entries, head } => {
+                    println!("decision log verified: {entries} entries, head {head}");
+                }
+                app::campaigns::ChainCheck::Broken { seq, reason } => {
+                    eprintln!("decision log BROKEN at entry {seq}: {reason}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

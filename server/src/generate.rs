@@ -484,7 +484,75 @@ pub async fn estate_is_empty(db: &Db) -> Result<bool, crate::cli::AnyError> {
 }
 
 /// Seeds (or refreshes) the demo estate as the source `demo`: about eight grants an identity.
+/// The demo sign-in's people, by role: (persona, name, email). The demo sign-in matches them
+/// to these identities by email, so a demo reviewer has reviews waiting.
+const DEMO_PEOPLE: [(&str, &str); 4] = [
+    ("Demo Reviewer", "demo.reviewer@example.com"),
+    ("Demo Campaign Owner", "demo.campaign.owner@example.com"),
+    ("Demo Admin", "demo.admin@example.com"),
+    ("Demo Auditor", "demo.auditor@example.com"),
+];
+
 pub async fn seed_demo(db: &Db, seed: u64, identities: usize) -> Result<ImportSummary, crate::cli::AnyError> {
-    let snapshot = estate(seed, identities, identities * 8, now());
-    Ok(apply::apply(db, &snapshot, "demo seed", &Quiet).await?)
+    let mut snapshot = estate(seed, identities, identities * 8, now());
+    // The first people are managers and active: they become the demo personas, and the
+    // demo reviewer owns the first three applications.
+    let mut renamed = std::collections::HashMap::new();
+    for (identity, (name, email)) in snapshot.identities.iter_mut().zip(DEMO_PEOPLE) {
+        if let Some(old) = identity.email.replace(email.to_string()) {
+            renamed.insert(old, email.to_string());
+        }
+        identity.display_name = name.to_string();
+    }
+    for identity in &mut snapshot.identities {
+        if let Some(new) = identity.owner.as_ref().and_then(|o| renamed.get(o)) {
+            identity.owner = Some(new.clone());
+        }
+    }
+    for (a, application) in snapshot.applications.iter_mut().enumerate() {
+        if a < 3 {
+            application.owner = Some(DEMO_PEOPLE[0].1.to_string());
+        } else if let Some(new) = application.owner.as_ref().and_then(|o| renamed.get(o)) {
+            application.owner = Some(new.clone());
+        }
+    }
+    let summary = apply::apply(db, &snapshot, "demo seed", &Quiet).await?;
+    seed_demo_campaign(db).await?;
+    Ok(summary)
+}
+
+/// A launched campaign over AWS prod, so the demo reviewer has a queue at once.
+async fn seed_demo_campaign(db: &Db) -> Result<(), crate::cli::AnyError> {
+    use app::session::server::repo as sessions;
+    if !app::campaigns::server::repo::list(db).await?.is_empty() {
+        return Ok(());
+    }
+    let (name, email) = DEMO_PEOPLE[1];
+    let sign_in = sessions::SignIn {
+        subject: "demo:campaign_owner",
+        email: Some(email),
+        display_name: name,
+        idp_roles: vec![app::session::Role::CampaignOwner],
+        via: "demo sign-in",
+    };
+    let token = sessions::sign_in(db, &sign_in, sessions::Timeouts::default()).await?;
+    let owner = sessions::lookup(db, &token, sessions::Timeouts::default()).await?.ok_or("the demo campaign owner could not sign in")?;
+    sessions::sign_out(db, &token).await?;
+    let draft = app::campaigns::CampaignDraft {
+        name: "AWS prod quarterly review (demo)".into(),
+        description: "Every grant in AWS prod, reviewed by the application owner; riskiest first.".into(),
+        scope_query: "app:\"AWS prod\"".into(),
+        reviewer_rule: "application_owner".into(),
+        fallback_reviewer: email.into(),
+        stage2_reviewer: String::new(),
+        named_reviewer: String::new(),
+        deadline: app::time_fmt::date(now() + 21 * DAY),
+        deadline_action: "recommendation".into(),
+        justification: "high_risk_approve".into(),
+        high_risk: 70,
+        max_exception_days: 90,
+    };
+    let id = app::campaigns::server::repo::create(db, &draft, &owner).await?.map_err(|e| format!("the demo campaign: {e:?}"))?;
+    app::campaigns::server::repo::launch(db, id, &owner).await?.map_err(|e| format!("the demo campaign: {e:?}"))?;
+    Ok(())
 }

@@ -3,7 +3,7 @@ use std::process::Command;
 use crate::helpers::fixture;
 use crate::on_both_databases;
 
-fn attest(url: &str, args: &[&str]) -> (bool, String, String) {
+pub(crate) fn attest(url: &str, args: &[&str]) -> (bool, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_attest"))
         .args(args)
         .env("DATABASE_URL", url)

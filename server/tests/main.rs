@@ -3,9 +3,12 @@
 
 mod helpers;
 
+mod access;
 mod auth;
+mod campaigns;
 mod cli;
 mod imports;
 mod query;
 mod risk;
+mod tokens;
 mod web;

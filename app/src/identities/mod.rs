@@ -51,6 +51,8 @@ macro_rules! text_enum {
     };
 }
 
+pub(crate) use text_enum;
+
 text_enum!(
     /// What an identity is. Everything but `Human` is a machine identity.
     IdentityKind, "kind" {

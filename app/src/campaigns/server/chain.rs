@@ -1,0 +1,208 @@
+//! The decision log: append-only, each entry carrying the SHA-256 of the one before, so an
+//! edited, deleted or reordered entry shows.
+
+use futures_util::TryStreamExt;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::campaigns::ChainCheck;
+use crate::db::{Db, Result};
+
+/// The hash the first entry points back to.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One entry, as written and as hashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub seq: i64,
+    pub campaign_id: i64,
+    pub item_id: Option<i64>,
+    pub stage: i64,
+    pub action: String,
+    pub justification: Option<String>,
+    pub exception_until: Option<i64>,
+    pub reassigned_to: Option<i64>,
+    pub bulk: bool,
+    pub approver: String,
+    pub approver_subject: String,
+    pub at: i64,
+    pub prev_hash: String,
+}
+
+impl Entry {
+    /// SHA-256 over a canonical encoding: a JSON array of every field in a fixed order.
+    pub fn hash(&self) -> String {
+        let canonical = serde_json::json!([
+            "attest-decision-v1",
+            self.seq,
+            self.campaign_id,
+            self.item_id,
+            self.stage,
+            self.action,
+            self.justification,
+            self.exception_until,
+            self.reassigned_to,
+            self.bulk,
+            self.approver,
+            self.approver_subject,
+            self.at,
+            self.prev_hash,
+        ]);
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
+}
+
+/// What is appended; the sequence number and the previous hash are the log's to give.
+#[derive(Debug, Clone)]
+pub struct NewEntry<'a> {
+    pub campaign_id: i64,
+    pub item_id: Option<i64>,
+    pub stage: i64,
+    pub action: &'a str,
+    pub justification: Option<&'a str>,
+    pub exception_until: Option<i64>,
+    pub reassigned_to: Option<i64>,
+    pub bulk: bool,
+    pub approver: &'a str,
+    pub approver_subject: &'a str,
+    pub at: i64,
+}
+
+/// Appends inside the caller's transaction. Taking the head row first serialises writers, so
+/// the chain has no forks on either database.
+pub async fn append(conn: &mut sqlx::AnyConnection, new: NewEntry<'_>) -> Result<Entry> {
+    let head = sqlx::query("update decision_log_head set seq = seq + 1 where id = 1 returning seq, hash").fetch_one(&mut *conn).await?;
+    let entry = Entry {
+        seq: head.try_get("seq")?,
+        campaign_id: new.campaign_id,
+        item_id: new.item_id,
+        stage: new.stage,
+        action: new.action.to_string(),
+        justification: new.justification.map(str::to_string),
+        exception_until: new.exception_until,
+        reassigned_to: new.reassigned_to,
+        bulk: new.bulk,
+        approver: new.approver.to_string(),
+        approver_subject: new.approver_subject.to_string(),
+        at: new.at,
+        prev_hash: head.try_get("hash")?,
+    };
+    let hash = entry.hash();
+    sqlx::query(
+        "insert into decision_log (seq, campaign_id, item_id, stage, action, justification, exception_until, reassigned_to, bulk, \
+         approver, approver_subject, at, prev_hash, hash) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(entry.seq)
+    .bind(entry.campaign_id)
+    .bind(entry.item_id)
+    .bind(entry.stage)
+    .bind(&entry.action)
+    .bind(entry.justification.as_deref())
+    .bind(entry.exception_until)
+    .bind(entry.reassigned_to)
+    .bind(i64::from(entry.bulk))
+    .bind(&entry.approver)
+    .bind(&entry.approver_subject)
+    .bind(entry.at)
+    .bind(&entry.prev_hash)
+    .bind(&hash)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("update decision_log_head set hash = $1 where id = 1").bind(&hash).execute(&mut *conn).await?;
+    Ok(entry)
+}
+
+fn entry_from(row: &sqlx::any::AnyRow) -> Result<(Entry, String)> {
+    let bulk: i64 = row.try_get("bulk")?;
+    Ok((
+        Entry {
+            seq: row.try_get("seq")?,
+            campaign_id: row.try_get("campaign_id")?,
+            item_id: row.try_get("item_id")?,
+            stage: row.try_get("stage")?,
+            action: row.try_get("action")?,
+            justification: row.try_get("justification")?,
+            exception_until: row.try_get("exception_until")?,
+            reassigned_to: row.try_get("reassigned_to")?,
+            bulk: bulk != 0,
+            approver: row.try_get("approver")?,
+            approver_subject: row.try_get("approver_subject")?,
+            at: row.try_get("at")?,
+            prev_hash: row.try_get("prev_hash")?,
+        },
+        row.try_get("hash")?,
+    ))
+}
+
+/// Recomputes the whole chain, streaming it: every entry's hash, every link, no gap in the
+/// sequence, and the head pointing at the last entry. Names the first bad entry.
+pub async fn verify(db: &Db) -> Result<ChainCheck> {
+    let mut rows = sqlx::query(
+        "select seq, campaign_id, item_id, stage, action, justification, exception_until, reassigned_to, bulk, approver, \
+         approver_subject, at, prev_hash, hash from decision_log order by seq",
+    )
+    .fetch(&db.pool);
+    let mut expected_seq = 1;
+    let mut prev = GENESIS.to_string();
+    while let Some(row) = rows.try_next().await? {
+        let (entry, stored) = entry_from(&row)?;
+        if entry.seq != expected_seq {
+            let reason = if entry.seq > expected_seq { format!("entry {expected_seq} is missing") } else { "entries are out of order".to_string() };
+            return Ok(ChainCheck::Broken { seq: expected_seq, reason });
+        }
+        if entry.prev_hash != prev {
+            return Ok(ChainCheck::Broken { seq: entry.seq, reason: "it does not point to the entry before it (removed or reordered)".into() });
+        }
+        if entry.hash() != stored {
+            return Ok(ChainCheck::Broken { seq: entry.seq, reason: "its content does not match its hash (edited)".into() });
+        }
+        prev = stored;
+        expected_seq += 1;
+    }
+    drop(rows);
+    let head = sqlx::query("select seq, hash from decision_log_head where id = 1").fetch_one(&db.pool).await?;
+    let (head_seq, head_hash): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
+    if head_seq != expected_seq - 1 || head_hash != prev {
+        return Ok(ChainCheck::Broken { seq: expected_seq, reason: format!("the log ends at entry {} but its head says {head_seq}", expected_seq - 1) });
+    }
+    Ok(ChainCheck::Verified { entries: expected_seq - 1, head: prev })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> Entry {
+        Entry {
+            seq: 1,
+            campaign_id: 1,
+            item_id: Some(7),
+            stage: 1,
+            action: "approve".into(),
+            justification: Some("needed for payroll".into()),
+            exception_until: None,
+            reassigned_to: None,
+            bulk: false,
+            approver: "Ada Okafor".into(),
+            approver_subject: "oidc:https://idp#ada".into(),
+            at: 1_700_000_000,
+            prev_hash: GENESIS.into(),
+        }
+    }
+
+    #[test]
+    fn any_change_to_an_entry_changes_its_hash() {
+        let original = entry().hash();
+        assert_eq!(original.len(), 64);
+        assert_eq!(entry().hash(), original, "the encoding is stable");
+        let mut edited = entry();
+        edited.action = "revoke".into();
+        assert_ne!(edited.hash(), original);
+        let mut edited = entry();
+        edited.justification = None;
+        assert_ne!(edited.hash(), original);
+        let mut edited = entry();
+        edited.approver = "Ada Okafor ".into();
+        assert_ne!(edited.hash(), original);
+    }
+}
