@@ -3,6 +3,7 @@
 //! place in it. Shared here: reading a file, JSON with line and field in its errors, dates,
 //! and a [`Builder`] that interns applications, entitlements and grants.
 
+pub mod aws_credential_report;
 pub mod scim;
 
 use std::collections::HashMap;
@@ -20,15 +21,17 @@ use crate::identities::{Criticality, IdentityKind, IdentityStatus, Privilege};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Scim,
+    AwsCredentialReport,
 }
 
 impl Format {
-    pub const ALL: [Format; 1] = [Format::Scim];
+    pub const ALL: [Format; 2] = [Format::Scim, Format::AwsCredentialReport];
 
     /// The name on the command line, also the default source name.
     pub fn name(self) -> &'static str {
         match self {
             Format::Scim => "scim",
+            Format::AwsCredentialReport => "aws-credential-report",
         }
     }
 
@@ -46,6 +49,7 @@ impl Format {
         }
         match self {
             Format::Scim => scim::read(paths, source),
+            Format::AwsCredentialReport => aws_credential_report::read(paths, source),
         }
     }
 }
@@ -427,7 +431,7 @@ mod tests {
 
     /// Every public sample with its format, to mutate.
     fn all_samples() -> Vec<(Format, Vec<u8>)> {
-        let folders = [(Format::Scim, "scim")];
+        let folders = [(Format::Scim, "scim"), (Format::AwsCredentialReport, "aws-iam-credential-report")];
         let mut out = Vec::new();
         for (format, folder) in folders {
             for entry in std::fs::read_dir(test_support::sample(folder)).expect("samples") {
