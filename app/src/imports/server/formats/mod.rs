@@ -4,6 +4,7 @@
 //! and a [`Builder`] that interns applications, entitlements and grants.
 
 pub mod aws_credential_report;
+pub mod github_pats;
 pub mod scim;
 
 use std::collections::HashMap;
@@ -22,16 +23,18 @@ use crate::identities::{Criticality, IdentityKind, IdentityStatus, Privilege};
 pub enum Format {
     Scim,
     AwsCredentialReport,
+    GithubPats,
 }
 
 impl Format {
-    pub const ALL: [Format; 2] = [Format::Scim, Format::AwsCredentialReport];
+    pub const ALL: [Format; 3] = [Format::Scim, Format::AwsCredentialReport, Format::GithubPats];
 
     /// The name on the command line, also the default source name.
     pub fn name(self) -> &'static str {
         match self {
             Format::Scim => "scim",
             Format::AwsCredentialReport => "aws-credential-report",
+            Format::GithubPats => "github-pats",
         }
     }
 
@@ -50,6 +53,7 @@ impl Format {
         match self {
             Format::Scim => scim::read(paths, source),
             Format::AwsCredentialReport => aws_credential_report::read(paths, source),
+            Format::GithubPats => github_pats::read(paths, source),
         }
     }
 }
@@ -431,7 +435,8 @@ mod tests {
 
     /// Every public sample with its format, to mutate.
     fn all_samples() -> Vec<(Format, Vec<u8>)> {
-        let folders = [(Format::Scim, "scim"), (Format::AwsCredentialReport, "aws-iam-credential-report")];
+        let folders =
+            [(Format::Scim, "scim"), (Format::AwsCredentialReport, "aws-iam-credential-report"), (Format::GithubPats, "github-pat")];
         let mut out = Vec::new();
         for (format, folder) in folders {
             for entry in std::fs::read_dir(test_support::sample(folder)).expect("samples") {
