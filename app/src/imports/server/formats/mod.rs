@@ -5,6 +5,7 @@
 
 pub mod aws_credential_report;
 pub mod github_pats;
+pub mod okta;
 pub mod scim;
 
 use std::collections::HashMap;
@@ -24,10 +25,11 @@ pub enum Format {
     Scim,
     AwsCredentialReport,
     GithubPats,
+    Okta,
 }
 
 impl Format {
-    pub const ALL: [Format; 3] = [Format::Scim, Format::AwsCredentialReport, Format::GithubPats];
+    pub const ALL: [Format; 4] = [Format::Scim, Format::AwsCredentialReport, Format::GithubPats, Format::Okta];
 
     /// The name on the command line, also the default source name.
     pub fn name(self) -> &'static str {
@@ -35,6 +37,7 @@ impl Format {
             Format::Scim => "scim",
             Format::AwsCredentialReport => "aws-credential-report",
             Format::GithubPats => "github-pats",
+            Format::Okta => "okta",
         }
     }
 
@@ -54,6 +57,7 @@ impl Format {
             Format::Scim => scim::read(paths, source),
             Format::AwsCredentialReport => aws_credential_report::read(paths, source),
             Format::GithubPats => github_pats::read(paths, source),
+            Format::Okta => okta::read(paths, source),
         }
     }
 }
@@ -435,8 +439,12 @@ mod tests {
 
     /// Every public sample with its format, to mutate.
     fn all_samples() -> Vec<(Format, Vec<u8>)> {
-        let folders =
-            [(Format::Scim, "scim"), (Format::AwsCredentialReport, "aws-iam-credential-report"), (Format::GithubPats, "github-pat")];
+        let folders = [
+            (Format::Scim, "scim"),
+            (Format::AwsCredentialReport, "aws-iam-credential-report"),
+            (Format::GithubPats, "github-pat"),
+            (Format::Okta, "okta"),
+        ];
         let mut out = Vec::new();
         for (format, folder) in folders {
             for entry in std::fs::read_dir(test_support::sample(folder)).expect("samples") {
