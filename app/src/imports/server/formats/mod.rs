@@ -4,6 +4,7 @@
 //! and a [`Builder`] that interns applications, entitlements and grants.
 
 pub mod aws_credential_report;
+pub mod entra;
 pub mod github_pats;
 pub mod okta;
 pub mod scim;
@@ -26,10 +27,11 @@ pub enum Format {
     AwsCredentialReport,
     GithubPats,
     Okta,
+    Entra,
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [Format::Scim, Format::AwsCredentialReport, Format::GithubPats, Format::Okta];
+    pub const ALL: [Format; 5] = [Format::Scim, Format::AwsCredentialReport, Format::GithubPats, Format::Okta, Format::Entra];
 
     /// The name on the command line, also the default source name.
     pub fn name(self) -> &'static str {
@@ -38,6 +40,7 @@ impl Format {
             Format::AwsCredentialReport => "aws-credential-report",
             Format::GithubPats => "github-pats",
             Format::Okta => "okta",
+            Format::Entra => "entra",
         }
     }
 
@@ -58,6 +61,7 @@ impl Format {
             Format::AwsCredentialReport => aws_credential_report::read(paths, source),
             Format::GithubPats => github_pats::read(paths, source),
             Format::Okta => okta::read(paths, source),
+            Format::Entra => entra::read(paths, source),
         }
     }
 }
@@ -444,6 +448,7 @@ mod tests {
             (Format::AwsCredentialReport, "aws-iam-credential-report"),
             (Format::GithubPats, "github-pat"),
             (Format::Okta, "okta"),
+            (Format::Entra, "entra"),
         ];
         let mut out = Vec::new();
         for (format, folder) in folders {
