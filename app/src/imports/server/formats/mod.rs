@@ -3,6 +3,7 @@
 //! place in it. Shared here: reading a file, JSON with line and field in its errors, dates,
 //! and a [`Builder`] that interns applications, entitlements and grants.
 
+pub mod aws_authorization_details;
 pub mod aws_credential_report;
 pub mod entra;
 pub mod github_pats;
@@ -25,19 +26,22 @@ use crate::identities::{Criticality, IdentityKind, IdentityStatus, Privilege};
 pub enum Format {
     Scim,
     AwsCredentialReport,
+    AwsAuthorizationDetails,
     GithubPats,
     Okta,
     Entra,
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [Format::Scim, Format::AwsCredentialReport, Format::GithubPats, Format::Okta, Format::Entra];
+    pub const ALL: [Format; 6] =
+        [Format::Scim, Format::AwsCredentialReport, Format::AwsAuthorizationDetails, Format::GithubPats, Format::Okta, Format::Entra];
 
     /// The name on the command line, also the default source name.
     pub fn name(self) -> &'static str {
         match self {
             Format::Scim => "scim",
             Format::AwsCredentialReport => "aws-credential-report",
+            Format::AwsAuthorizationDetails => "aws-authorization-details",
             Format::GithubPats => "github-pats",
             Format::Okta => "okta",
             Format::Entra => "entra",
@@ -59,6 +63,7 @@ impl Format {
         match self {
             Format::Scim => scim::read(paths, source),
             Format::AwsCredentialReport => aws_credential_report::read(paths, source),
+            Format::AwsAuthorizationDetails => aws_authorization_details::read(paths, source),
             Format::GithubPats => github_pats::read(paths, source),
             Format::Okta => okta::read(paths, source),
             Format::Entra => entra::read(paths, source),
@@ -446,6 +451,7 @@ mod tests {
         let folders = [
             (Format::Scim, "scim"),
             (Format::AwsCredentialReport, "aws-iam-credential-report"),
+            (Format::AwsAuthorizationDetails, "aws-iam-authorization-details"),
             (Format::GithubPats, "github-pat"),
             (Format::Okta, "okta"),
             (Format::Entra, "entra"),
