@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod importers;
 mod imports;
 mod query;
 mod risk;
