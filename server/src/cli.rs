@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use app::db::Db;
 use app::identities::IdentityFilter;
+use app::imports::server::formats::Format as ImportFileFormat;
 use app::imports::server::{Progress, apply, csv_bundle};
 use clap::{Parser, Subcommand};
 
@@ -136,6 +137,46 @@ impl ServeArgs {
 pub enum ImportFormat {
     /// A folder with identities.csv, grants.csv and optionally applications.csv.
     Csv(ImportArgs),
+    /// SCIM 2.0 Users, Groups or ListResponse JSON (RFC 7643/7644).
+    Scim(VendorArgs),
+    /// The IAM credential report CSV (aws iam get-credential-report).
+    AwsCredentialReport(VendorArgs),
+    /// IAM users, groups, roles and policies JSON (aws iam get-account-authorization-details).
+    AwsAuthorizationDetails(VendorArgs),
+    /// GitHub fine-grained personal access tokens JSON (GET /orgs/{org}/personal-access-tokens).
+    GithubPats(VendorArgs),
+    /// Okta users, app users, role assignments and app grants JSON (Management API).
+    Okta(VendorArgs),
+    /// Entra ID users with signInActivity, servicePrincipals and their sign-in activity (Graph JSON).
+    Entra(VendorArgs),
+}
+
+impl ImportFormat {
+    /// The vendor format and its arguments; `None` for the CSV bundle.
+    fn vendor(&self) -> Option<(ImportFileFormat, &VendorArgs)> {
+        Some(match self {
+            ImportFormat::Csv(_) => return None,
+            ImportFormat::Scim(args) => (ImportFileFormat::Scim, args),
+            ImportFormat::AwsCredentialReport(args) => (ImportFileFormat::AwsCredentialReport, args),
+            ImportFormat::AwsAuthorizationDetails(args) => (ImportFileFormat::AwsAuthorizationDetails, args),
+            ImportFormat::GithubPats(args) => (ImportFileFormat::GithubPats, args),
+            ImportFormat::Okta(args) => (ImportFileFormat::Okta, args),
+            ImportFormat::Entra(args) => (ImportFileFormat::Entra, args),
+        })
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VendorArgs {
+    /// The exported files, read together as one snapshot (pages of one export, or its parts).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The source's name; defaults to the format's name.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Who runs the import, recorded with it.
+    #[arg(long, env = "USER", default_value = "unknown")]
+    pub actor: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -249,6 +290,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                     return Ok(ExitCode::FAILURE);
                 }
             };
+            let summary = apply::apply(&db, &snapshot, &format!("cli:{}", args.actor), &progress).await?;
+            println!("{summary}");
+        }
+        Command::Import { format } => {
+            let Some((format, args)) = format.vendor() else { return Err("the CSV bundle is imported above".into()) };
+            let source = args.source.clone().unwrap_or_else(|| format.name().to_string());
+            let snapshot = match format.read(&args.paths, &source) {
+                Ok(snapshot) => snapshot,
+                Err(bad) => {
+                    eprintln!("{bad}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let db = connect(&cli.database_url).await?;
+            let progress = output::TerminalProgress::new();
             let summary = apply::apply(&db, &snapshot, &format!("cli:{}", args.actor), &progress).await?;
             println!("{summary}");
         }

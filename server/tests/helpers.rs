@@ -2,6 +2,7 @@ use std::path::{Path, PathBuf};
 
 use app::db::Db;
 use app::imports::ImportSummary;
+use app::imports::server::formats::Format;
 use app::imports::server::{Quiet, apply, csv_bundle};
 use app::session::Role;
 use app::session::server::repo::{self, SignIn, Timeouts};
@@ -41,6 +42,11 @@ macro_rules! on_both_databases {
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// Public vendor samples (`tests/fixtures/samples/<vendor>/<file>`).
+pub fn samples(vendor: &str, files: &[&str]) -> Vec<PathBuf> {
+    files.iter().map(|f| fixture("samples").join(vendor).join(f)).collect()
 }
 
 /// A copy of a fixture bundle that a test may edit.
@@ -97,6 +103,12 @@ impl TestApp {
 
     pub async fn import(&self, dir: &Path, source: &str) -> Result<ImportSummary, String> {
         let snapshot = csv_bundle::read_bundle(dir, source, &Quiet).map_err(|e| e.to_string())?;
+        apply::apply(&self.db, &snapshot, "test", &Quiet).await.map_err(|e| e.to_string())
+    }
+
+    /// Imports vendor export files of `format` as `source`.
+    pub async fn import_format(&self, format: Format, paths: &[PathBuf], source: &str) -> Result<ImportSummary, String> {
+        let snapshot = format.read(paths, source).map_err(|e| e.to_string())?;
         apply::apply(&self.db, &snapshot, "test", &Quiet).await.map_err(|e| e.to_string())
     }
 

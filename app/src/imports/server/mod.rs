@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod csv_bundle;
 pub mod dates;
+pub mod formats;
 pub mod model;
 
 /// Told how far an import has come; the CLI draws a progress bar with it.
