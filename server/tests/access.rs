@@ -140,7 +140,9 @@ on_both_databases! {
         for (who, roles) in PEOPLE {
             sessions.push(if who == "anonymous" { None } else { Some(app.session_as(who, roles).await) });
         }
-        let user: i64 = app.count("select app_user_id from app_user where email = 'nobody@example.com'").await;
+        // Someone for admins to grant a role to: not one of the people in the matrix.
+        app.session_as("target", &[]).await;
+        let user: i64 = app.count("select app_user_id from app_user where email = 'target@example.com'").await;
         let (token, _) = app::session::server::tokens::create(&app.db, "to revoke", &[app::session::TokenScope::Read], 30, "test")
             .await
             .expect("token");
