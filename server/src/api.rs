@@ -98,7 +98,10 @@ async fn push_snapshot(State(state): State<AppState>, Path(name): Path<String>, 
         let file = [field.name(), field.file_name()].into_iter().flatten().find(|n| BUNDLE_FILES.contains(n)).map(str::to_string);
         let Some(file) = file else {
             let shown = field.name().unwrap_or("(unnamed)").to_string();
-            return problem(StatusCode::BAD_REQUEST, format!("unexpected part `{shown}`: send identities.csv, grants.csv and optionally applications.csv"));
+            return problem(
+                StatusCode::BAD_REQUEST,
+                format!("unexpected part `{shown}`: send identities.csv, grants.csv and optionally applications.csv"),
+            );
         };
         let bytes = match field.bytes().await {
             Ok(bytes) => bytes,
@@ -139,11 +142,8 @@ async fn push_snapshot(State(state): State<AppState>, Path(name): Path<String>, 
 }
 
 fn refused(bad: &BadInput) -> Response {
-    let problems: Vec<serde_json::Value> = bad
-        .problems
-        .iter()
-        .map(|p| json!({ "file": p.file, "line": p.line, "field": p.field, "message": p.message }))
-        .collect();
+    let problems: Vec<serde_json::Value> =
+        bad.problems.iter().map(|p| json!({ "file": p.file, "line": p.line, "field": p.field, "message": p.message })).collect();
     let body = json!({ "error": "import refused, nothing was changed", "rejected": bad.rejected, "problems": problems });
     (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response()
 }
@@ -190,9 +190,9 @@ async fn export_grants(State(state): State<AppState>, headers: HeaderMap, Query(
         Err(response) => return response,
     };
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let written = writer.write_record(output::GRANT_HEADER).and_then(|()| {
-        rows.iter().try_for_each(|g| writer.write_record(output::grant_cells(g).into_iter().map(output::spreadsheet_safe)))
-    });
+    let written = writer
+        .write_record(output::GRANT_HEADER)
+        .and_then(|()| rows.iter().try_for_each(|g| writer.write_record(output::grant_cells(g).into_iter().map(output::spreadsheet_safe))));
     let body = match written.map_err(|e| e.to_string()).and_then(|()| writer.into_inner().map_err(|e| e.to_string())) {
         Ok(body) => body,
         Err(e) => {
@@ -200,9 +200,6 @@ async fn export_grants(State(state): State<AppState>, headers: HeaderMap, Query(
             return problem(StatusCode::INTERNAL_SERVER_ERROR, "the export could not be written");
         }
     };
-    (
-        [(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"grants.csv\"")],
-        body,
-    )
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"grants.csv\"")], body)
         .into_response()
 }

@@ -153,7 +153,8 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
         &db,
         &repo::SignIn { subject: "bench", email: None, display_name: "Bench", idp_roles: vec![app::session::Role::Auditor], via: "bench" },
         Timeouts::default(),
-    ).await?;
+    )
+    .await?;
     let state = crate::state(db, false, crate::DEFAULT_SITE_ROOT, "127.0.0.1:0".parse()?);
     let router = crate::router(state);
     let paths = [
@@ -215,9 +216,11 @@ async fn campaigns(url: &str, requests: usize) -> Result<(), AnyError> {
         }
     };
     let (_, owner) = person("bench owner", None, app::session::Role::CampaignOwner).await?;
-    let fallback: String = sqlx::query_scalar("select email from identity where kind = 'human' and status = 'active' and email is not null order by identity_id limit 1")
-        .fetch_one(&db.pool)
-        .await?;
+    let fallback: String = sqlx::query_scalar(
+        "select email from identity where kind = 'human' and status = 'active' and email is not null order by identity_id limit 1",
+    )
+    .fetch_one(&db.pool)
+    .await?;
     let draft = app::campaigns::CampaignDraft {
         name: "bench".into(),
         reviewer_rule: "identity_owner".into(),
@@ -233,7 +236,11 @@ async fn campaigns(url: &str, requests: usize) -> Result<(), AnyError> {
     let started = Instant::now();
     let items = campaigns::launch(&db, id, &owner).await?.map_err(|e| format!("{e:?}"))?;
     let launch = started.elapsed();
-    println!("  campaign launch             {:>8.2} s  {} items frozen and assigned", launch.as_secs_f64(), app::components::thousands(items));
+    println!(
+        "  campaign launch             {:>8.2} s  {} items frozen and assigned",
+        launch.as_secs_f64(),
+        app::components::thousands(items)
+    );
 
     // The 32 busiest reviewers, each signed in as themselves.
     let busiest: Vec<String> = sqlx::query_scalar(
@@ -244,8 +251,8 @@ async fn campaigns(url: &str, requests: usize) -> Result<(), AnyError> {
     .fetch_all(&db.pool)
     .await?;
     const SUBJECTS: [&str; 32] = [
-        "r00", "r01", "r02", "r03", "r04", "r05", "r06", "r07", "r08", "r09", "r10", "r11", "r12", "r13", "r14", "r15", "r16", "r17", "r18",
-        "r19", "r20", "r21", "r22", "r23", "r24", "r25", "r26", "r27", "r28", "r29", "r30", "r31",
+        "r00", "r01", "r02", "r03", "r04", "r05", "r06", "r07", "r08", "r09", "r10", "r11", "r12", "r13", "r14", "r15", "r16", "r17",
+        "r18", "r19", "r20", "r21", "r22", "r23", "r24", "r25", "r26", "r27", "r28", "r29", "r30", "r31",
     ];
     let mut reviewers = Vec::new();
     for (subject, email) in SUBJECTS.iter().zip(busiest) {
@@ -312,13 +319,19 @@ async fn campaigns(url: &str, requests: usize) -> Result<(), AnyError> {
         }
     }
     let took = started.elapsed();
-    println!("  decisions with hash chain   {:>8.2} s  {:>10} decisions/s ({decided} decisions)", took.as_secs_f64(), per_second(decided, took));
+    println!(
+        "  decisions with hash chain   {:>8.2} s  {:>10} decisions/s ({decided} decisions)",
+        took.as_secs_f64(),
+        per_second(decided, took)
+    );
     let started = Instant::now();
     let check = chain::verify(&db).await?;
     let took = started.elapsed();
     let entries = match check {
         app::campaigns::ChainCheck::Verified { entries, .. } => entries,
-        app::campaigns::ChainCheck::Broken { seq, reason } => return Err(format!("the decision log does not verify at {seq}: {reason}").into()),
+        app::campaigns::ChainCheck::Broken { seq, reason } => {
+            return Err(format!("the decision log does not verify at {seq}: {reason}").into());
+        }
     };
     println!(
         "  attest verify               {:>8.3} s  {:>10} entries/s ({entries} entries)",

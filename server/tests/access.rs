@@ -66,7 +66,12 @@ const MATRIX: &[(&str, &str, &str, [Outcome; 6])] = &[
     ("POST", "/api/search_grants", "query=privilege%3Aadmin&page=1", [Unauthorized, Ok, Ok, Forbidden, Ok, Forbidden]),
     ("POST", "/api/get_risk_overview", "", [Unauthorized, Ok, Ok, Forbidden, Ok, Forbidden]),
     ("POST", "/api/admin_people", "", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
-    ("POST", "/api/admin_set_role", "app_user_id={user}&role=reviewer&grant=true", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
+    (
+        "POST",
+        "/api/admin_set_role",
+        "app_user_id={user}&role=reviewer&grant=true",
+        [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden],
+    ),
     ("POST", "/api/admin_tokens", "", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
     ("POST", "/api/admin_create_token", "name=ci&valid_days=30&read=on", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
     ("POST", "/api/admin_revoke_token", "api_token_id={token}", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
@@ -84,7 +89,12 @@ const MATRIX: &[(&str, &str, &str, [Outcome; 6])] = &[
     ("POST", "/api/launch_campaign", "campaign_id={draft}", [Unauthorized, Ok, Ok, Forbidden, Forbidden, Forbidden]),
     ("POST", "/api/close_campaign_stage", "campaign_id={active}", [Unauthorized, Ok, Ok, Forbidden, Forbidden, Forbidden]),
     ("POST", "/api/my_reviews", "", [Unauthorized, Ok, Ok, Ok, Forbidden, Forbidden]),
-    ("POST", "/api/decide_item", "item_id={item}&version=0&action=approve&justification=ok", [Unauthorized, Refused, Refused, Refused, Forbidden, Forbidden]),
+    (
+        "POST",
+        "/api/decide_item",
+        "item_id={item}&version=0&action=approve&justification=ok",
+        [Unauthorized, Refused, Refused, Refused, Forbidden, Forbidden],
+    ),
     ("POST", "/api/decide_items", "items={item}%3A0&action=approve", [Unauthorized, Refused, Refused, Refused, Forbidden, Forbidden]),
     // The REST API takes API tokens only; a browser session is not enough.
     ("GET", "/api/v1/grants", "", [NeedsToken, NeedsToken, NeedsToken, NeedsToken, NeedsToken, NeedsToken]),

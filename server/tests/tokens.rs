@@ -16,8 +16,10 @@ fn bundle_upload(dir: &std::path::Path, files: &[&str]) -> Vec<u8> {
     for file in files {
         let content = std::fs::read(dir.join(file)).expect("fixture file");
         body.extend_from_slice(
-            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{file}\"; filename=\"{file}\"\r\nContent-Type: text/csv\r\n\r\n")
-                .as_bytes(),
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{file}\"; filename=\"{file}\"\r\nContent-Type: text/csv\r\n\r\n"
+            )
+            .as_bytes(),
         );
         body.extend_from_slice(&content);
         body.extend_from_slice(b"\r\n");

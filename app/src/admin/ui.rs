@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::admin::api::{AdminCreateToken, AdminRevokeToken, AdminSetRole, admin_people, admin_tokens};
-use crate::admin::{Person, PeoplePage, TokensPage};
+use crate::admin::{PeoplePage, Person, TokensPage};
 use crate::components::{date_or_dash, error_view};
 use crate::session::Role;
 use crate::time_fmt;

@@ -204,7 +204,11 @@ fn CampaignView(d: CampaignDetail, launch: ServerAction<LaunchCampaign>, close: 
         }.into_any(),
     };
     let id = c.campaign_id;
-    let close_label = if c.stage < c.stages { format!("Close stage {} and start stage {}", c.stage, c.stage + 1) } else { "Close the campaign".to_string() };
+    let close_label = if c.stage < c.stages {
+        format!("Close stage {} and start stage {}", c.stage, c.stage + 1)
+    } else {
+        "Close the campaign".to_string()
+    };
     view! {
         <Title text=format!("{} · attest", c.name) />
         <h1>{c.name.clone()}</h1>
@@ -336,7 +340,12 @@ pub fn ReviewsPage() -> impl IntoView {
 }
 
 #[component]
-fn QueueView(queue: ReviewQueue, decide: ServerAction<DecideItem>, bulk: ServerAction<DecideItems>, selected: RwSignal<usize>) -> impl IntoView {
+fn QueueView(
+    queue: ReviewQueue,
+    decide: ServerAction<DecideItem>,
+    bulk: ServerAction<DecideItems>,
+    selected: RwSignal<usize>,
+) -> impl IntoView {
     if queue.unmatched {
         return view! {
             <p class="notice">"You are not matched to an identity in the inventory (by your email), so attest cannot tell which reviews are yours. Ask an admin to import your identity."</p>
@@ -345,7 +354,8 @@ fn QueueView(queue: ReviewQueue, decide: ServerAction<DecideItem>, bulk: ServerA
     }
     let now = queue.now;
     let total = queue.open + queue.decided;
-    let bulk_items: Vec<String> = queue.items.iter().filter(|i| !i.high_risk && i.decision.is_none()).map(|i| format!("{}:{}", i.item_id, i.version)).collect();
+    let bulk_items: Vec<String> =
+        queue.items.iter().filter(|i| !i.high_risk && i.decision.is_none()).map(|i| format!("{}:{}", i.item_id, i.version)).collect();
     let bulk_count = bulk_items.len();
     let bulk_max_risk = queue.items.iter().filter(|i| !i.high_risk && i.decision.is_none()).map(|i| i.risk_score).max().unwrap_or(0);
     view! {
@@ -458,15 +468,16 @@ fn keyboard_shortcuts(selected: RwSignal<usize>) {
             }
             let row = selected.get_untracked().min(rows - 1);
             let find = |selector: &str| {
-                let selector = if selector.is_empty() { format!("tr.item[data-index=\"{row}\"]") } else { format!("tr.item[data-index=\"{row}\"] {selector}") };
-                document()
-                    .query_selector(&selector)
-                    .ok()
-                    .flatten()
-                    .and_then(|el| el.dyn_into::<leptos::web_sys::HtmlElement>().ok())
+                let selector = if selector.is_empty() {
+                    format!("tr.item[data-index=\"{row}\"]")
+                } else {
+                    format!("tr.item[data-index=\"{row}\"] {selector}")
+                };
+                document().query_selector(&selector).ok().flatten().and_then(|el| el.dyn_into::<leptos::web_sys::HtmlElement>().ok())
             };
-            let justification_empty =
-                find("input.justification").and_then(|el| el.dyn_into::<leptos::web_sys::HtmlInputElement>().ok()).is_some_and(|i| i.value().trim().is_empty());
+            let justification_empty = find("input.justification")
+                .and_then(|el| el.dyn_into::<leptos::web_sys::HtmlInputElement>().ok())
+                .is_some_and(|i| i.value().trim().is_empty());
             let needs = find("").and_then(|el| el.get_attribute("data-needs")).unwrap_or_default();
             let press = |decision: &str| {
                 if needs.split(' ').any(|d| d == decision) && justification_empty {

@@ -71,7 +71,9 @@ pub enum Permission {
 pub fn allows(roles: &[Role], permission: Permission) -> bool {
     roles.iter().any(|role| match role {
         Role::Admin => true,
-        Role::CampaignOwner => matches!(permission, Permission::ViewEstate | Permission::Export | Permission::RunCampaigns | Permission::Review),
+        Role::CampaignOwner => {
+            matches!(permission, Permission::ViewEstate | Permission::Export | Permission::RunCampaigns | Permission::Review)
+        }
         Role::Reviewer => matches!(permission, Permission::Review),
         Role::Auditor => matches!(permission, Permission::ViewEstate | Permission::Export),
     })

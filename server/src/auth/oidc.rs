@@ -179,12 +179,13 @@ impl Oidc {
     /// Takes the attempt for `state` (once: a second callback with it finds nothing) and
     /// exchanges the code at the provider.
     pub async fn exchange(&self, db: &Db, code: &str, state: &str) -> Result<Exchanged, SignInError> {
-        let row = sqlx::query("delete from login_attempt where state_hash = $1 and expires_at > $2 returning nonce, pkce_verifier, return_to")
-            .bind(hash(state))
-            .bind(now())
-            .fetch_optional(&db.pool)
-            .await?
-            .ok_or(SignInError::State)?;
+        let row =
+            sqlx::query("delete from login_attempt where state_hash = $1 and expires_at > $2 returning nonce, pkce_verifier, return_to")
+                .bind(hash(state))
+                .bind(now())
+                .fetch_optional(&db.pool)
+                .await?
+                .ok_or(SignInError::State)?;
         let nonce: String = row.try_get("nonce")?;
         let verifier: String = row.try_get("pkce_verifier")?;
         let return_to: String = row.try_get("return_to")?;

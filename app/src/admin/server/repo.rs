@@ -13,7 +13,8 @@ pub async fn people(db: &Db) -> Result<Vec<Person>> {
     )
     .fetch_all(&db.pool)
     .await?;
-    let roles = sqlx::query("select app_user_id, role, source, granted_by from user_role order by role, source").fetch_all(&db.pool).await?;
+    let roles =
+        sqlx::query("select app_user_id, role, source, granted_by from user_role order by role, source").fetch_all(&db.pool).await?;
     let mut people = Vec::with_capacity(rows.len());
     for row in rows {
         let app_user_id: i64 = row.try_get("app_user_id")?;

@@ -147,11 +147,15 @@ pub async fn verify(db: &Db) -> Result<ChainCheck> {
     while let Some(row) = rows.try_next().await? {
         let (entry, stored) = entry_from(&row)?;
         if entry.seq != expected_seq {
-            let reason = if entry.seq > expected_seq { format!("entry {expected_seq} is missing") } else { "entries are out of order".to_string() };
+            let reason =
+                if entry.seq > expected_seq { format!("entry {expected_seq} is missing") } else { "entries are out of order".to_string() };
             return Ok(ChainCheck::Broken { seq: expected_seq, reason });
         }
         if entry.prev_hash != prev {
-            return Ok(ChainCheck::Broken { seq: entry.seq, reason: "it does not point to the entry before it (removed or reordered)".into() });
+            return Ok(ChainCheck::Broken {
+                seq: entry.seq,
+                reason: "it does not point to the entry before it (removed or reordered)".into(),
+            });
         }
         if entry.hash() != stored {
             return Ok(ChainCheck::Broken { seq: entry.seq, reason: "its content does not match its hash (edited)".into() });
@@ -163,7 +167,10 @@ pub async fn verify(db: &Db) -> Result<ChainCheck> {
     let head = sqlx::query("select seq, hash from decision_log_head where id = 1").fetch_one(&db.pool).await?;
     let (head_seq, head_hash): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
     if head_seq != expected_seq - 1 || head_hash != prev {
-        return Ok(ChainCheck::Broken { seq: expected_seq, reason: format!("the log ends at entry {} but its head says {head_seq}", expected_seq - 1) });
+        return Ok(ChainCheck::Broken {
+            seq: expected_seq,
+            reason: format!("the log ends at entry {} but its head says {head_seq}", expected_seq - 1),
+        });
     }
     Ok(ChainCheck::Verified { entries: expected_seq - 1, head: prev })
 }

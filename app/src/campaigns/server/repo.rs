@@ -47,7 +47,10 @@ pub async fn person_by_email(db: &Db, email: &str) -> Result<Option<(i64, String
 
 async fn email_of(db: &Db, identity_id: Option<i64>) -> Result<Option<String>> {
     let Some(id) = identity_id else { return Ok(None) };
-    let row = sqlx::query("select coalesce(email, display_name) as who from identity where identity_id = $1").bind(id).fetch_optional(&db.pool).await?;
+    let row = sqlx::query("select coalesce(email, display_name) as who from identity where identity_id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
     row.map(|r| r.try_get("who")).transpose().map_err(Into::into)
 }
 
@@ -328,7 +331,11 @@ async fn ids(db: &Db, campaign_id: i64) -> Result<Ids> {
         .bind(campaign_id)
         .fetch_one(&db.pool)
         .await?;
-    Ok(Ids { named: row.try_get("named_reviewer_id")?, fallback: row.try_get("fallback_reviewer_id")?, stage2: row.try_get("stage2_reviewer_id")? })
+    Ok(Ids {
+        named: row.try_get("named_reviewer_id")?,
+        fallback: row.try_get("fallback_reviewer_id")?,
+        stage2: row.try_get("stage2_reviewer_id")?,
+    })
 }
 
 const CAMPAIGN_COLUMNS: &str = "c.campaign_id, c.name, c.description, c.scope_query, c.reviewer_rule, \
@@ -366,7 +373,10 @@ fn campaign_row(row: &AnyRow) -> Result<Campaign> {
 }
 
 pub async fn get(db: &Db, campaign_id: i64) -> Result<Option<Campaign>> {
-    let row = sqlx::query(&format!("select {CAMPAIGN_COLUMNS} from campaign c where c.campaign_id = $1")).bind(campaign_id).fetch_optional(&db.pool).await?;
+    let row = sqlx::query(&format!("select {CAMPAIGN_COLUMNS} from campaign c where c.campaign_id = $1"))
+        .bind(campaign_id)
+        .fetch_optional(&db.pool)
+        .await?;
     row.as_ref().map(campaign_row).transpose()
 }
 
@@ -551,8 +561,11 @@ async fn decide_in(tx: &mut sqlx::AnyConnection, db: &Db, user: &CurrentUser, re
     if campaign.status != CampaignStatus::Active || current.stage != campaign.stage || current.outcome.is_some() {
         return Ok(Err(Refusal::NotYours("this campaign stage is closed; its decisions are final".into())));
     }
-    let reviewer_id: Option<i64> =
-        sqlx::query("select reviewer_id from review_item where item_id = $1").bind(request.item_id).fetch_one(&db.pool).await?.try_get("reviewer_id")?;
+    let reviewer_id: Option<i64> = sqlx::query("select reviewer_id from review_item where item_id = $1")
+        .bind(request.item_id)
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("reviewer_id")?;
     let mine = user.identity_id.is_some() && reviewer_id == user.identity_id;
     let own_access = user.identity_id == Some(current.identity_id)
         || matches!((&user.email, &current.identity_email), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b));
@@ -726,7 +739,11 @@ pub async fn close_stage(db: &Db, campaign_id: i64, by: &CurrentUser) -> Outcome
             .execute(&mut *tx)
             .await?;
         } else {
-            sqlx::query("update review_item set outcome = $1, version = version + 1 where item_id = $2").bind(outcome).bind(item_id).execute(&mut *tx).await?;
+            sqlx::query("update review_item set outcome = $1, version = version + 1 where item_id = $2")
+                .bind(outcome)
+                .bind(item_id)
+                .execute(&mut *tx)
+                .await?;
         }
         chain::append(
             &mut tx,
@@ -747,7 +764,11 @@ pub async fn close_stage(db: &Db, campaign_id: i64, by: &CurrentUser) -> Outcome
         .await?;
     }
     let action = if last_stage {
-        sqlx::query("update campaign set status = 'closed', closed_at = $1 where campaign_id = $2").bind(at).bind(campaign_id).execute(&mut *tx).await?;
+        sqlx::query("update campaign set status = 'closed', closed_at = $1 where campaign_id = $2")
+            .bind(at)
+            .bind(campaign_id)
+            .execute(&mut *tx)
+            .await?;
         "close"
     } else {
         sqlx::query("update campaign set stage = stage + 1 where campaign_id = $1").bind(campaign_id).execute(&mut *tx).await?;
@@ -825,23 +846,48 @@ pub async fn detail(db: &Db, campaign_id: i64, may_run: bool) -> Result<Option<C
         .iter()
         .map(|r| Ok((r.try_get("outcome")?, r.try_get("n")?)))
         .collect::<Result<Vec<(String, i64)>>>()?;
-    let revoked = sqlx::query(&format!("select {ITEM_COLUMNS} where r.campaign_id = $1 and r.outcome like 'revoked%' order by r.risk_score desc, r.item_id limit 500"))
-        .bind(campaign_id)
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(item_row)
-        .collect::<Result<Vec<_>>>()?;
-    let events = sqlx::query("select seq, at, action, approver, justification from decision_log where campaign_id = $1 and item_id is null order by seq")
-        .bind(campaign_id)
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(|r| Ok(LogLine { seq: r.try_get("seq")?, at: r.try_get("at")?, action: r.try_get("action")?, approver: r.try_get("approver")?, justification: r.try_get("justification")? }))
-        .collect::<Result<Vec<_>>>()?;
+    let revoked = sqlx::query(&format!(
+        "select {ITEM_COLUMNS} where r.campaign_id = $1 and r.outcome like 'revoked%' order by r.risk_score desc, r.item_id limit 500"
+    ))
+    .bind(campaign_id)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(item_row)
+    .collect::<Result<Vec<_>>>()?;
+    let events = sqlx::query(
+        "select seq, at, action, approver, justification from decision_log where campaign_id = $1 and item_id is null order by seq",
+    )
+    .bind(campaign_id)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(LogLine {
+            seq: r.try_get("seq")?,
+            at: r.try_get("at")?,
+            action: r.try_get("action")?,
+            approver: r.try_get("approver")?,
+            justification: r.try_get("justification")?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
     let analytics = analytics(db, &campaign).await?;
     let chain = chain::verify(db).await?;
-    Ok(Some(CampaignDetail { campaign, items, decided, by_reviewer, by_application, analytics, outcomes, revoked, events, chain, may_run, now: now() }))
+    Ok(Some(CampaignDetail {
+        campaign,
+        items,
+        decided,
+        by_reviewer,
+        by_application,
+        analytics,
+        outcomes,
+        revoked,
+        events,
+        chain,
+        may_run,
+        now: now(),
+    }))
 }
 
 /// Per reviewer: how many decisions, how fast, how often high risk was approved, how much

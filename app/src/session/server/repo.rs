@@ -197,19 +197,16 @@ pub async fn sign_out(db: &Db, token: &str) -> Result<()> {
 pub async fn set_admin_role(db: &Db, app_user_id: i64, role: Role, grant: bool, actor: &str) -> Result<bool> {
     let now = now();
     let mut tx = db.pool.begin().await?;
-    let exists: Option<i64> = sqlx::query_scalar("select app_user_id from app_user where app_user_id = $1")
-        .bind(app_user_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let exists: Option<i64> =
+        sqlx::query_scalar("select app_user_id from app_user where app_user_id = $1").bind(app_user_id).fetch_optional(&mut *tx).await?;
     if exists.is_none() {
         return Err(crate::db::DbError::NotFound(format!("person {app_user_id}")));
     }
-    let held: Option<String> =
-        sqlx::query_scalar("select role from user_role where app_user_id = $1 and role = $2 and source = 'admin'")
-            .bind(app_user_id)
-            .bind(role.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
+    let held: Option<String> = sqlx::query_scalar("select role from user_role where app_user_id = $1 and role = $2 and source = 'admin'")
+        .bind(app_user_id)
+        .bind(role.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
     let changed = match (grant, held.is_some()) {
         (true, false) => {
             sqlx::query("insert into user_role (app_user_id, role, source, granted_by, created_at) values ($1, $2, 'admin', $3, $4)")

@@ -103,7 +103,8 @@ pub async fn authenticate(db: &Db, secret: &str) -> Result<std::result::Result<A
     if !secret.starts_with(PREFIX) {
         return Ok(Err(Refused::Unknown));
     }
-    let row = sqlx::query(&format!("select {COLUMNS} from api_token where token_hash = $1")).bind(hash(secret)).fetch_optional(&db.pool).await?;
+    let row =
+        sqlx::query(&format!("select {COLUMNS} from api_token where token_hash = $1")).bind(hash(secret)).fetch_optional(&db.pool).await?;
     let Some(row) = row else { return Ok(Err(Refused::Unknown)) };
     let token = from_row(&row)?;
     let now = now();
