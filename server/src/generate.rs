@@ -495,10 +495,11 @@ const DEMO_PEOPLE: [(&str, &str); 4] = [
 
 pub async fn seed_demo(db: &Db, seed: u64, identities: usize) -> Result<ImportSummary, crate::cli::AnyError> {
     let mut snapshot = estate(seed, identities, identities * 8, now());
-    // The first people are managers and active: they become the demo personas, and the
-    // demo reviewer owns the first three applications.
+    // The first active people become the demo personas; the demo reviewer owns the first
+    // three applications.
     let mut renamed = std::collections::HashMap::new();
-    for (identity, (name, email)) in snapshot.identities.iter_mut().zip(DEMO_PEOPLE) {
+    let people = snapshot.identities.iter_mut().filter(|i| i.kind == IdentityKind::Human && i.status == IdentityStatus::Active);
+    for (identity, (name, email)) in people.zip(DEMO_PEOPLE) {
         if let Some(old) = identity.email.replace(email.to_string()) {
             renamed.insert(old, email.to_string());
         }

@@ -2,6 +2,7 @@ use leptos::prelude::*;
 
 use crate::campaigns::{CampaignDetail, CampaignDraft, CampaignRow, ReviewItem, ReviewQueue, ScopePreview};
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
 use crate::session::Permission;
 
 /// Items shown at once in a reviewer's queue.

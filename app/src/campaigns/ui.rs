@@ -462,11 +462,12 @@ fn keyboard_shortcuts(selected: RwSignal<usize>) {
             if typing || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
                 return;
             }
-            let rows = document().query_selector_all("tr.item").map(|l| l.length() as usize).unwrap_or(0);
-            if rows == 0 {
+            let exists = |index: usize| document().query_selector(&format!("tr.item[data-index=\"{index}\"]")).ok().flatten().is_some();
+            if !exists(0) {
                 return;
             }
-            let row = selected.get_untracked().min(rows - 1);
+            // The list shrinks as items are decided: stay in range.
+            let row = if exists(selected.get_untracked()) { selected.get_untracked() } else { 0 };
             let find = |selector: &str| {
                 let selector = if selector.is_empty() {
                     format!("tr.item[data-index=\"{row}\"]")
@@ -489,7 +490,7 @@ fn keyboard_shortcuts(selected: RwSignal<usize>) {
                 }
             };
             match ev.key().as_str() {
-                "j" => selected.set((row + 1).min(rows - 1)),
+                "j" => selected.set(if exists(row + 1) { row + 1 } else { row }),
                 "k" => selected.set(row.saturating_sub(1)),
                 "a" => press("approve"),
                 "r" => press("revoke"),

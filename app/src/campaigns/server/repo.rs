@@ -510,7 +510,7 @@ pub async fn queue(db: &Db, user: &CurrentUser, filter: &QueueFilter, limit: i64
         sql.push(" and (r.identity_name like ").bind(like.clone()).push(" escape '\\' or r.application like ").bind(like.clone());
         sql.push(" escape '\\' or r.entitlement like ").bind(like).push(" escape '\\')");
     }
-    sql.push(" order by r.decision is not null, r.risk_score desc, r.item_id limit ").bind(limit);
+    sql.push(" order by r.risk_score desc, r.item_id limit ").bind(limit);
     let rows = sql.query()?.fetch_all(&db.pool).await?;
     let items = rows.iter().map(item_row).collect::<Result<Vec<_>>>()?;
     Ok(ReviewQueue { items, open, decided, now: now(), unmatched: false })
