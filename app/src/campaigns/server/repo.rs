@@ -408,8 +408,8 @@ const ITEM_COLUMNS: &str = "r.item_id, r.campaign_id, c.name as campaign, c.dead
     r.privilege, r.granted_at, r.last_used_at, r.risk_score, r.risk_words, r.stage, \
     (select coalesce(v.display_name, v.email) from identity v where v.identity_id = r.reviewer_id) as reviewer, \
     r.assigned_by, r.decision, r.exception_until, r.justification, r.decided_by, r.decided_at, r.outcome, r.version, \
-    (select count(*) from access_grant p where p.entitlement_id = (select q.entitlement_id from access_grant q where q.access_grant_id = r.access_grant_id) \
-      and p.ended_at is null and p.identity_id <> r.identity_id) as peers \
+    (select count(*) from (select 1 from access_grant p where p.entitlement_id = (select q.entitlement_id from access_grant q where q.access_grant_id = r.access_grant_id) \
+      and p.ended_at is null and p.identity_id <> r.identity_id limit 1000) peers) as peers \
     from review_item r join campaign c on c.campaign_id = r.campaign_id";
 
 fn item_row(row: &AnyRow) -> Result<ReviewItem> {
