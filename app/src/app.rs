@@ -5,6 +5,7 @@ use leptos_router::{SsrMode, StaticSegment, path};
 
 use crate::admin::ui::{PeopleAdminPage, TokensAdminPage};
 use crate::campaigns::ui::{CampaignPage, CampaignsPage, NewCampaignPage, ReviewsPage};
+use crate::evidence::ui::{EvidencePage, RemediationPage};
 use crate::identities::grants_ui::GrantsPage;
 use crate::identities::ui::{ApplicationsPage, IdentitiesPage, IdentityPage, OverviewPage};
 use crate::scoring::ui::RiskPage;
@@ -68,6 +69,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/campaigns/new") view=NewCampaignPage ssr=SsrMode::Async />
                     <Route path=path!("/campaigns/:id") view=CampaignPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("reviews") view=ReviewsPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("remediation") view=RemediationPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("evidence") view=EvidencePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("sign-in") view=SignInPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/people") view=PeopleAdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/tokens") view=TokensAdminPage ssr=SsrMode::Async />
@@ -107,6 +110,10 @@ fn Header() -> impl IntoView {
                                 <A href="/grants">"Grants"</A>
                                 <A href="/applications">"Applications"</A>
                                 <A href="/risk">"Risk"</A>
+                                <A href="/remediation">"Remediation"</A>
+                            })}
+                            {user.as_ref().is_some_and(|u| u.may(Permission::Export)).then(|| view! {
+                                <A href="/evidence">"Evidence"</A>
                             })}
                             {user.as_ref().is_some_and(|u| u.may(Permission::ManageAccess)).then(|| view! {
                                 <A href="/admin/people">"People"</A>

@@ -274,6 +274,11 @@ pub async fn insert_many(
 }
 
 /// Now, in unix seconds.
+/// A stored value that does not parse, named by its column.
+pub fn decode_err(column: &str, message: String) -> DbError {
+    DbError::Sqlx(sqlx::Error::ColumnDecode { index: column.to_string(), source: message.into() })
+}
+
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }

@@ -13,6 +13,8 @@ pub mod campaigns;
 pub mod components;
 /// The error server functions return: serializable, with no internals inside.
 pub mod error;
+/// Remediation of revocations, exceptions that come back, and exports for auditors.
+pub mod evidence;
 /// The inventory of human and machine identities, applications and grants.
 pub mod identities;
 /// Snapshots from sources: parsing, validating and applying them in one transaction.

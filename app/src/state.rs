@@ -17,6 +17,8 @@ pub struct AppState {
     pub timeouts: crate::session::server::repo::Timeouts,
     /// Cookies get `Secure`: the public URL is https.
     pub secure_cookies: bool,
+    /// Where evidence exports are written, one folder per export.
+    pub exports_dir: std::path::PathBuf,
 }
 
 impl FromRef<AppState> for LeptosOptions {

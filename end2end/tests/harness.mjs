@@ -36,7 +36,13 @@ export function attest(args, env) {
 export async function startServer({ demo = true, port: chosen, env: extra = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'attest-e2e-'));
   const port = chosen ?? (await freePort());
-  const env = { DATABASE_URL: `sqlite://${join(dir, 'attest.db')}`, ATTEST_ADDR: `127.0.0.1:${port}`, RUST_LOG: 'warn', ...extra };
+  const env = {
+    DATABASE_URL: `sqlite://${join(dir, 'attest.db')}`,
+    ATTEST_EXPORTS_DIR: join(dir, 'exports'),
+    ATTEST_ADDR: `127.0.0.1:${port}`,
+    RUST_LOG: 'warn',
+    ...extra,
+  };
   if (demo) env.ATTEST_DEMO = '1';
   const child = spawn(binary, ['serve'], { cwd: root, env: { ...process.env, ...env } });
   let log = '';

@@ -24,6 +24,7 @@ pub fn routes(max_upload_bytes: usize) -> Router<AppState> {
         .route("/api/v1/sources/{name}/snapshot", post(push_snapshot).layer(DefaultBodyLimit::max(max_upload_bytes)))
         .route("/api/v1/grants", get(read_grants))
         .route("/api/v1/export/grants.csv", get(export_grants))
+        .route("/api/v1/remediation", get(remediation_tasks))
 }
 
 fn problem(status: StatusCode, message: impl Into<String>) -> Response {
@@ -202,4 +203,96 @@ async fn export_grants(State(state): State<AppState>, headers: HeaderMap, Query(
     };
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"grants.csv\"")], body)
         .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct RemediationParams {
+    campaign: Option<i64>,
+    status: Option<String>,
+    format: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/remediation?status=open&campaign=…&format=json|csv`: revocations to carry
+/// out, for a ticketing system or a script.
+async fn remediation_tasks(State(state): State<AppState>, headers: HeaderMap, Query(params): Query<RemediationParams>) -> Response {
+    if let Err(response) = authorize(&state.db, &headers, TokenScope::Read, "read remediation tasks").await {
+        return response;
+    }
+    let status = match params.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => match app::evidence::RemediationStatus::parse(s) {
+            Ok(status) => Some(status),
+            Err(e) => return problem(StatusCode::BAD_REQUEST, format!("status: {e}")),
+        },
+    };
+    let filter = app::evidence::server::remediation::Filter { campaign_id: params.campaign, status, task_id: None };
+    let tasks = match app::evidence::server::remediation::list(&state.db, &filter, params.limit.unwrap_or(100_000).clamp(1, 100_000)).await
+    {
+        Ok(tasks) => tasks,
+        Err(e) => {
+            tracing::error!(error = %e, "reading remediation tasks failed");
+            return problem(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable");
+        }
+    };
+    match params.format.as_deref() {
+        None | Some("json") => axum::Json(tasks).into_response(),
+        Some("csv") => {
+            let header = [
+                "task_id",
+                "status",
+                "campaign_id",
+                "campaign",
+                "identity",
+                "kind",
+                "application",
+                "entitlement",
+                "source",
+                "reason",
+                "decided_by",
+                "justification",
+                "done_by",
+                "done_note",
+                "done_at",
+                "verified_at",
+                "failed_at",
+            ];
+            let when = |v: Option<i64>| v.map(app::evidence::server::export::iso).unwrap_or_default();
+            let mut writer = csv::Writer::from_writer(Vec::new());
+            let written = writer.write_record(header).and_then(|()| {
+                tasks.iter().try_for_each(|t| {
+                    writer.write_record(
+                        [
+                            t.task_id.to_string(),
+                            t.status.as_str().to_string(),
+                            t.campaign_id.to_string(),
+                            t.campaign.clone(),
+                            t.identity_name.clone(),
+                            t.identity_kind.clone(),
+                            t.application.clone(),
+                            t.entitlement.clone(),
+                            t.source.clone(),
+                            t.reason.clone(),
+                            t.decided_by.clone().unwrap_or_default(),
+                            t.justification.clone().unwrap_or_default(),
+                            t.done_by.clone().unwrap_or_default(),
+                            t.done_note.clone().unwrap_or_default(),
+                            when(t.done_at),
+                            when(t.verified_at),
+                            when(t.failed_at),
+                        ]
+                        .map(output::spreadsheet_safe),
+                    )
+                })
+            });
+            match written.map_err(|e| e.to_string()).and_then(|()| writer.into_inner().map_err(|e| e.to_string())) {
+                Ok(body) => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response(),
+                Err(e) => {
+                    tracing::error!(error = %e, "writing remediation CSV failed");
+                    problem(StatusCode::INTERNAL_SERVER_ERROR, "the export could not be written")
+                }
+            }
+        }
+        Some(other) => problem(StatusCode::BAD_REQUEST, format!("format: `{other}` is not json or csv")),
+    }
 }

@@ -190,7 +190,7 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
         timings.len()
     );
     println!("  ({grants} grants imported)");
-    campaigns(&url, args.requests).await
+    campaigns(&url, args.requests, &args.dir).await
 }
 
 fn percentile(timings: &mut [Duration], q: f64) -> f64 {
@@ -203,7 +203,7 @@ fn percentile(timings: &mut [Duration], q: f64) -> f64 {
 
 /// A campaign over every grant: launch, 32 reviewers loading their queues at once, decisions
 /// with the hash chain, and verifying the chain.
-async fn campaigns(url: &str, requests: usize) -> Result<(), AnyError> {
+async fn campaigns(url: &str, requests: usize, dir: &std::path::Path) -> Result<(), AnyError> {
     use app::campaigns::server::{chain, repo as campaigns};
     let db = Db::connect(url).await?;
     let person = |subject: &'static str, email: Option<String>, role| {
@@ -339,5 +339,56 @@ async fn campaigns(url: &str, requests: usize) -> Result<(), AnyError> {
         took.as_secs_f64(),
         per_second(entries as usize, took)
     );
+
+    // The evidence export of the whole campaign, in a child process so its memory is its own.
+    let out = dir.join("export");
+    let started = Instant::now();
+    let child = Command::new(std::env::current_exe()?)
+        .args(["export", "--campaign", &id.to_string(), "--out"])
+        .arg(&out)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let (status, peak) = wait_with_peak(child)?;
+    let took = started.elapsed();
+    if !status.success() {
+        return Err(format!("attest export failed: {status}").into());
+    }
+    let csv_bytes = std::fs::metadata(out.join("decisions.csv")).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "  evidence export (4 files)   {:>8.2} s  {:>10} items/s  peak RSS {peak:.0} MiB, decisions.csv {:.0} MiB",
+        took.as_secs_f64(),
+        per_second(items as usize, took),
+        csv_bytes as f64 / 1_048_576.0
+    );
+    let started = Instant::now();
+    let verified = Command::new(std::env::current_exe()?)
+        .args(["verify", "--export"])
+        .arg(&out)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .output()?;
+    if !verified.status.success() {
+        return Err(format!("attest verify --export failed: {}", String::from_utf8_lossy(&verified.stderr)).into());
+    }
+    println!("  attest verify --export      {:>8.2} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Waits for a child and reads its own peak resident memory, in MiB.
+fn wait_with_peak(child: std::process::Child) -> Result<(std::process::ExitStatus, f64), AnyError> {
+    use std::os::unix::process::ExitStatusExt;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: wait4 waits for our own child and fills the status and the struct it is given.
+    let (waited, usage) = unsafe {
+        let waited = libc::wait4(pid, &mut status, 0, usage.as_mut_ptr());
+        (waited, usage.assume_init())
+    };
+    if waited != pid {
+        return Err(format!("waiting for the child failed: {}", std::io::Error::last_os_error()).into());
+    }
+    Ok((std::process::ExitStatus::from_raw(status), usage.ru_maxrss as f64 / 1024.0))
 }

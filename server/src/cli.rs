@@ -46,8 +46,43 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Measure import speed and memory, and the identities page latency; prints figures.
     Bench(crate::bench::BenchArgs),
-    /// Recompute the decision log's hash chain; exits non-zero naming the first bad entry.
-    Verify,
+    /// Recompute the decision log's hash chain, or check an export folder; exits non-zero
+    /// naming the first bad entry or every changed file.
+    Verify(VerifyArgs),
+    /// Write an evidence export (decisions.csv, decisions.json, report.html, manifest.json)
+    /// into a folder, and record it.
+    Export(ExportArgs),
+    /// Open follow-up reviews for exceptions whose date has passed (the server does this too).
+    FollowUp,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// An export folder to check against its manifest, and against this server's log.
+    #[arg(long)]
+    pub export: Option<std::path::PathBuf>,
+    /// With --export: check the folder against itself only, without this server's database.
+    #[arg(long, requires = "export")]
+    pub offline: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The campaign to export; without it, every campaign (narrowed by --from/--to).
+    #[arg(long)]
+    pub campaign: Option<i64>,
+    /// First day of decisions to include, YYYY-MM-DD.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last day of decisions to include, YYYY-MM-DD.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Folder to write; created if missing.
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+    /// Who takes the export, recorded with it.
+    #[arg(long, env = "USER", default_value = "unknown")]
+    pub actor: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,6 +96,9 @@ pub struct ServeArgs {
     /// Folder with the browser bundle (`pkg/`), as built by cargo-leptos.
     #[arg(long, env = "ATTEST_SITE_ROOT", default_value = crate::DEFAULT_SITE_ROOT)]
     pub site_root: String,
+    /// Folder where evidence exports are written, one folder per export.
+    #[arg(long, env = "ATTEST_EXPORTS_DIR", default_value = crate::DEFAULT_EXPORTS_DIR)]
+    pub exports_dir: std::path::PathBuf,
     /// The OpenID Connect provider's issuer URL, e.g. https://login.example.com/realms/acme.
     #[arg(long, env = "ATTEST_OIDC_ISSUER")]
     pub oidc_issuer: Option<String>,
@@ -263,6 +301,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             state.oidc = oidc.is_some();
             state.timeouts = timeouts;
             state.secure_cookies = secure_cookies;
+            state.exports_dir = args.exports_dir.clone();
             let router = crate::router_with(state, crate::auth::Provider(oidc.clone()), args.max_upload_mb.saturating_mul(1024 * 1024));
             crate::serve(router, args.addr, args.demo, oidc.is_some()).await?;
         }
@@ -354,17 +393,61 @@ pub async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             );
         }
         Command::Bench(args) => crate::bench::run(&cli.database_url, args).await?,
-        Command::Verify => {
-            let db = connect(&cli.database_url).await?;
-            match app::campaigns::server::chain::verify(&db).await? {
-                app::campaigns::ChainCheck::Verified { entries, head } => {
-                    println!("decision log verified: {entries} entries, head {head}");
-                }
-                app::campaigns::ChainCheck::Broken { seq, reason } => {
-                    eprintln!("decision log BROKEN at entry {seq}: {reason}");
-                    return Ok(ExitCode::FAILURE);
+        Command::Verify(args) => match args.export {
+            None => {
+                let db = connect(&cli.database_url).await?;
+                match app::campaigns::server::chain::verify(&db).await? {
+                    app::campaigns::ChainCheck::Verified { entries, head } => {
+                        println!("decision log verified: {entries} entries, head {head}");
+                    }
+                    app::campaigns::ChainCheck::Broken { seq, reason } => {
+                        eprintln!("decision log BROKEN at entry {seq}: {reason}");
+                        return Ok(ExitCode::FAILURE);
+                    }
                 }
             }
+            Some(dir) => {
+                let db = if args.offline { None } else { Some(connect(&cli.database_url).await?) };
+                let verdict = app::evidence::server::export::verify_dir(&dir, db.as_ref()).await?;
+                for problem in &verdict.problems {
+                    eprintln!("{}: {problem}", dir.display());
+                }
+                if !verdict.ok() {
+                    eprintln!("export {} NOT verified: {} problem(s)", dir.display(), verdict.problems.len());
+                    return Ok(ExitCode::FAILURE);
+                }
+                let against = if verdict.live { format!(" and this server's log ({})", cli.database_url) } else { String::new() };
+                println!(
+                    "export {} verified: {} files and {} log entries match the manifest{against}",
+                    verdict.export_id.map(|id| id.to_string()).unwrap_or_default(),
+                    verdict.files_checked,
+                    verdict.entries_checked
+                );
+            }
+        },
+        Command::Export(args) => {
+            use app::evidence::server::export;
+            let db = connect(&cli.database_url).await?;
+            let request = app::evidence::ExportRequest { campaign_id: args.campaign, from: args.from, to: args.to };
+            let scope = match export::scope_of(&db, &request).await? {
+                Ok(scope) => scope,
+                Err(problem) => {
+                    eprintln!("{problem}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let name = format!("cli:{}", args.actor);
+            let record = export::write(&db, &scope, &args.out, &export::Taker { name: &name, subject: &name }, app::db::now()).await?;
+            println!("export {} of {}: {} items, written to {}", record.export_id, scope.describe(), record.item_rows, args.out.display());
+            for file in &record.files {
+                println!("  {}  {}  {} bytes", file.sha256, file.name, file.bytes);
+            }
+            println!("  {}  {}", record.manifest_sha256, app::evidence::MANIFEST);
+        }
+        Command::FollowUp => {
+            let db = connect(&cli.database_url).await?;
+            let opened = app::evidence::server::exceptions::follow_up_expired(&db, app::db::now()).await?;
+            println!("{} follow-up review(s) opened for expired exceptions", opened.len());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -518,16 +518,114 @@ pub async fn seed_demo(db: &Db, seed: u64, identities: usize) -> Result<ImportSu
         }
     }
     let summary = apply::apply(db, &snapshot, "demo seed", &Quiet).await?;
-    seed_demo_campaign(db).await?;
+    if app::campaigns::server::repo::list(db).await?.is_empty() {
+        seed_demo_closed_campaign(db, &mut snapshot).await?;
+        seed_demo_campaign(db).await?;
+    }
     Ok(summary)
+}
+
+/// A demo persona, signed in once to exist as a person of attest.
+async fn demo_person(db: &Db, role: app::session::Role) -> Result<app::session::CurrentUser, crate::cli::AnyError> {
+    use app::session::server::repo as sessions;
+    let subject = format!("demo:{}", role.as_str());
+    let email = format!("demo.{}@example.com", role.as_str().replace('_', "."));
+    let name = format!("Demo {}", role.label());
+    let who = sessions::SignIn { subject: &subject, email: Some(&email), display_name: &name, idp_roles: vec![role], via: "demo sign-in" };
+    let token = sessions::sign_in(db, &who, sessions::Timeouts::default()).await?;
+    let person = sessions::lookup(db, &token, sessions::Timeouts::default()).await?.ok_or("a demo persona could not sign in")?;
+    sessions::sign_out(db, &token).await?;
+    Ok(person)
+}
+
+/// A closed campaign over GitHub with its evidence: revocations of which one an import
+/// verified and one failed, one open, and an exception that expires soon.
+async fn seed_demo_closed_campaign(db: &Db, snapshot: &mut app::imports::server::model::Snapshot) -> Result<(), crate::cli::AnyError> {
+    use app::campaigns::server::repo;
+    use app::campaigns::{Action, Decision};
+    use app::session::Role;
+    let owner = demo_person(db, Role::CampaignOwner).await?;
+    let reviewer = demo_person(db, Role::Reviewer).await?;
+    let draft = app::campaigns::CampaignDraft {
+        name: "GitHub access review (demo, closed)".into(),
+        description: "Risky GitHub access, reviewed by the demo reviewer and closed; its revocations are tracked to the end.".into(),
+        scope_query: "app:\"GitHub\" risk>=30".into(),
+        reviewer_rule: "named".into(),
+        named_reviewer: DEMO_PEOPLE[0].1.into(),
+        fallback_reviewer: DEMO_PEOPLE[1].1.into(),
+        stage2_reviewer: String::new(),
+        deadline: app::time_fmt::date(now() + 7 * DAY),
+        deadline_action: "keep".into(),
+        justification: "always".into(),
+        high_risk: 70,
+        max_exception_days: 90,
+    };
+    let id = repo::create(db, &draft, &owner).await?.map_err(|e| format!("the closed demo campaign: {e:?}"))?;
+    repo::launch(db, id, &owner).await?.map_err(|e| format!("the closed demo campaign: {e:?}"))?;
+    let queue = repo::queue(db, &reviewer, &repo::QueueFilter::default(), 12).await?;
+    let until = app::time_fmt::date(now() + 5 * DAY);
+    let mut revoked = Vec::new();
+    for (n, item) in queue.items.iter().filter(|i| i.campaign_id == id).enumerate() {
+        let (decision, justification, until) = match n {
+            0..=2 => (Decision::Revoke, "Not used in months; the team moved to deploy keys.", ""),
+            3 => (Decision::Exception, "Release signing until the new pipeline ships next week.", until.as_str()),
+            _ => (Decision::Approve, "Used daily by the release team.", ""),
+        };
+        let request = repo::Request {
+            item_id: item.item_id,
+            version: item.version,
+            action: Action::Decide(decision),
+            justification,
+            until,
+            bulk: false,
+        };
+        repo::decide(db, &reviewer, &request).await?.map_err(|e| format!("the closed demo campaign: {e:?}"))?;
+        if decision == Decision::Revoke {
+            revoked.push(item.item_id);
+        }
+    }
+    repo::close_stage(db, id, &owner).await?.map_err(|e| format!("the closed demo campaign: {e:?}"))?;
+    // The first revocation is carried out and the next import shows it gone; the second was
+    // marked done ten days ago but the access is still there; the third is open.
+    let tasks = app::evidence::server::remediation::list(
+        db,
+        &app::evidence::server::remediation::Filter { campaign_id: Some(id), ..Default::default() },
+        10,
+    )
+    .await?;
+    let task_of = |item: i64| tasks.iter().find(|t| t.item_id == item).map(|t| t.task_id);
+    if let (Some(first), Some(second)) = (revoked.first().and_then(|g| task_of(*g)), revoked.get(1).and_then(|g| task_of(*g))) {
+        use app::evidence::server::remediation::mark_done;
+        mark_done(db, first, "Removed from the GitHub organisation (CHG-2231).", &owner, now())
+            .await?
+            .map_err(|e| format!("demo remediation: {e}"))?;
+        mark_done(db, second, "Asked the team to delete the token (CHG-2232).", &owner, now() - 10 * DAY)
+            .await?
+            .map_err(|e| format!("demo remediation: {e}"))?;
+        let gone: (String, String, String) = sqlx::query_as(
+            "select i.external_id, a.external_id, e.name from review_item r join access_grant g on g.access_grant_id = r.access_grant_id \
+             join identity i on i.identity_id = g.identity_id join entitlement e on e.entitlement_id = g.entitlement_id \
+             join application a on a.application_id = e.application_id where r.item_id = $1",
+        )
+        .bind(revoked[0])
+        .fetch_one(&db.pool)
+        .await?;
+        let identity = snapshot.identities.iter().position(|i| i.external_id == gone.0);
+        let entitlement = snapshot
+            .entitlements
+            .iter()
+            .position(|e| e.name == gone.2 && snapshot.applications.get(e.application as usize).is_some_and(|a| a.external_id == gone.1));
+        if let (Some(identity), Some(entitlement)) = (identity, entitlement) {
+            snapshot.grants.retain(|g| !(g.identity as usize == identity && g.entitlement as usize == entitlement));
+        }
+        apply::apply(db, snapshot, "demo seed", &Quiet).await?;
+    }
+    Ok(())
 }
 
 /// A launched campaign over AWS prod, so the demo reviewer has a queue at once.
 async fn seed_demo_campaign(db: &Db) -> Result<(), crate::cli::AnyError> {
     use app::session::server::repo as sessions;
-    if !app::campaigns::server::repo::list(db).await?.is_empty() {
-        return Ok(());
-    }
     let (name, email) = DEMO_PEOPLE[1];
     let sign_in = sessions::SignIn {
         subject: "demo:campaign_owner",

@@ -13,6 +13,7 @@ pub mod api;
 pub mod auth;
 pub mod bench;
 pub mod cli;
+pub mod evidence;
 pub mod generate;
 pub mod output;
 pub mod telemetry;
@@ -31,6 +32,9 @@ pub fn leptos_options(site_root: &str, addr: SocketAddr) -> LeptosOptions {
         .build()
 }
 
+/// Where evidence exports are kept unless configured otherwise.
+pub const DEFAULT_EXPORTS_DIR: &str = "data/exports";
+
 /// Largest upload the REST API reads, unless configured otherwise.
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
 
@@ -43,6 +47,7 @@ pub fn state(db: Db, demo: bool, site_root: &str, addr: SocketAddr) -> AppState 
         oidc: false,
         timeouts: app::session::server::repo::Timeouts::default(),
         secure_cookies: false,
+        exports_dir: DEFAULT_EXPORTS_DIR.into(),
     }
 }
 
@@ -57,6 +62,7 @@ pub fn router_with(state: AppState, provider: auth::Provider, max_upload_bytes: 
     let shell_options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(web::healthz))
+        .route("/evidence/{export_id}/{file}", get(evidence::download))
         .merge(auth::routes())
         .merge(api::routes(max_upload_bytes))
         .leptos_routes_with_context(&state, routes, || {}, move || app::app::shell(shell_options.clone()))

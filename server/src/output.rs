@@ -96,11 +96,7 @@ pub fn print_grants(rows: &[GrantRow], format: Format) -> std::io::Result<()> {
     print(rows, format, &GRANT_HEADER, grant_cells)
 }
 
-/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, carriage return at
-/// the start) gets a leading apostrophe, so exported data stays data.
-pub fn spreadsheet_safe(cell: String) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{cell}") } else { cell }
-}
+pub use app::evidence::server::export::spreadsheet_safe;
 
 fn write_rows(out: &mut impl Write, header: &[&str], rows: &[Vec<String>], format: Format) -> std::io::Result<()> {
     if let Format::Csv = format {

@@ -25,6 +25,8 @@ enum Outcome {
     Refused,
     /// An API endpoint answering 401: it takes API tokens, not browser sessions.
     NeedsToken,
+    /// Allowed, but there is no such thing (HTTP 404).
+    Missing,
 }
 use Outcome::*;
 
@@ -56,6 +58,9 @@ const MATRIX: &[(&str, &str, &str, [Outcome; 6])] = &[
     ("GET", "/campaigns/new", "", [SignIn, Ok, Ok, NotAllowedPage, Ok, NotAllowedPage]),
     ("GET", "/campaigns/{campaign}", "", [SignIn, Ok, Ok, NotAllowedPage, Ok, NotAllowedPage]),
     ("GET", "/reviews", "", [SignIn, Ok, Ok, Ok, NotAllowedPage, NotAllowedPage]),
+    ("GET", "/remediation", "", [SignIn, Ok, Ok, NotAllowedPage, Ok, NotAllowedPage]),
+    ("GET", "/evidence", "", [SignIn, Ok, Ok, NotAllowedPage, Ok, NotAllowedPage]),
+    ("GET", "/evidence/1/manifest.json", "", [SignIn, Missing, Missing, NotAllowedPage, Missing, NotAllowedPage]),
     ("GET", "/sign-in", "", [Ok, Ok, Ok, Ok, Ok, Ok]),
     // Server functions, called as the pages call them.
     ("POST", "/api/auth_status", "", [Ok, Ok, Ok, Ok, Ok, Ok]),
@@ -96,9 +101,14 @@ const MATRIX: &[(&str, &str, &str, [Outcome; 6])] = &[
         [Unauthorized, Refused, Refused, Refused, Forbidden, Forbidden],
     ),
     ("POST", "/api/decide_items", "items={item}%3A0&action=approve", [Unauthorized, Refused, Refused, Refused, Forbidden, Forbidden]),
+    ("POST", "/api/list_remediation", "", [Unauthorized, Ok, Ok, Forbidden, Ok, Forbidden]),
+    ("POST", "/api/mark_remediation_done", "task_id=999999&note=done", [Unauthorized, Refused, Refused, Forbidden, Forbidden, Forbidden]),
+    ("POST", "/api/get_evidence", "", [Unauthorized, Ok, Ok, Forbidden, Ok, Forbidden]),
+    ("POST", "/api/create_export", "campaign={campaign}&from=&to=", [Unauthorized, Ok, Ok, Forbidden, Ok, Forbidden]),
     // The REST API takes API tokens only; a browser session is not enough.
     ("GET", "/api/v1/grants", "", [NeedsToken, NeedsToken, NeedsToken, NeedsToken, NeedsToken, NeedsToken]),
     ("GET", "/api/v1/export/grants.csv", "", [NeedsToken, NeedsToken, NeedsToken, NeedsToken, NeedsToken, NeedsToken]),
+    ("GET", "/api/v1/remediation", "", [NeedsToken, NeedsToken, NeedsToken, NeedsToken, NeedsToken, NeedsToken]),
     ("POST", "/api/v1/sources/hr/snapshot", "", [NeedsToken, NeedsToken, NeedsToken, NeedsToken, NeedsToken, NeedsToken]),
 ];
 
@@ -114,6 +124,8 @@ fn outcome_of(reply: &Reply) -> Option<Outcome> {
         _ if reply.body.trim() == "\"Unauthorized\"" => Some(Unauthorized),
         _ if reply.body.trim() == "\"Forbidden\"" => Some(Forbidden),
         _ if reply.body.trim() == "{\"Validation\":\"this item is not assigned to you\"}" => Some(Refused),
+        _ if reply.body.trim() == "{\"Validation\":\"task 999999: only an open or failed task can be marked done\"}" => Some(Refused),
+        StatusCode::NOT_FOUND if reply.body == "there is no export 1" => Some(Missing),
         _ => None,
     }
 }

@@ -65,6 +65,8 @@ pub struct TestApp {
     pub demo: bool,
     pub url: String,
     _dir: Option<tempfile::TempDir>,
+    /// Where the router writes evidence exports.
+    pub exports: tempfile::TempDir,
     postgres: Option<(String, String)>,
 }
 
@@ -80,7 +82,15 @@ impl TestApp {
         let url = format!("sqlite://{}", dir.path().join("attest.db").display());
         let db = Db::connect(&url).await.expect("sqlite opens");
         db.migrate().await.expect("migrations apply");
-        TestApp { db, backend: "sqlite", demo: false, url, _dir: Some(dir), postgres: None }
+        TestApp {
+            db,
+            backend: "sqlite",
+            demo: false,
+            url,
+            _dir: Some(dir),
+            exports: tempfile::tempdir().expect("temp dir"),
+            postgres: None,
+        }
     }
 
     pub async fn postgres() -> Option<TestApp> {
@@ -94,11 +104,21 @@ impl TestApp {
         let url = format!("{prefix}/{name}");
         let db = Db::connect(&url).await.expect("postgres opens");
         db.migrate().await.expect("migrations apply");
-        Some(TestApp { db, backend: "postgres", demo: false, url, _dir: None, postgres: Some((base, name)) })
+        Some(TestApp {
+            db,
+            backend: "postgres",
+            demo: false,
+            url,
+            _dir: None,
+            exports: tempfile::tempdir().expect("temp dir"),
+            postgres: Some((base, name)),
+        })
     }
 
     pub fn router(&self) -> Router {
-        server::router(server::state(self.db.clone(), self.demo, server::DEFAULT_SITE_ROOT, "127.0.0.1:0".parse().expect("addr")))
+        let mut state = server::state(self.db.clone(), self.demo, server::DEFAULT_SITE_ROOT, "127.0.0.1:0".parse().expect("addr"));
+        state.exports_dir = self.exports.path().to_path_buf();
+        server::router(state)
     }
 
     pub async fn import(&self, dir: &Path, source: &str) -> Result<ImportSummary, String> {

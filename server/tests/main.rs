@@ -7,6 +7,7 @@ mod access;
 mod auth;
 mod campaigns;
 mod cli;
+mod evidence;
 mod importers;
 mod imports;
 mod query;

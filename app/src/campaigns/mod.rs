@@ -223,6 +223,8 @@ pub struct CampaignDetail {
     pub analytics: Vec<ReviewerAnalytics>,
     pub outcomes: Vec<(String, i64)>,
     pub revoked: Vec<ReviewItem>,
+    /// Where the campaign's revocations stand.
+    pub remediation: crate::evidence::RemediationCounts,
     pub events: Vec<LogLine>,
     /// The decision log verified from its first entry to its head.
     pub chain: ChainCheck,

@@ -282,6 +282,16 @@ fn CampaignView(d: CampaignDetail, launch: ServerAction<LaunchCampaign>, close: 
                     }).collect_view()}
                 </tbody>
             </table>
+            <h2>"Remediation"</h2>
+            <p class="remediation-summary">
+                {format!(
+                    "{} revocations to carry out: {} open, {} done, {} verified by an import, {} failed. ",
+                    thousands(d.remediation.total()), thousands(d.remediation.open), thousands(d.remediation.done),
+                    thousands(d.remediation.verified), thousands(d.remediation.failed)
+                )}
+                <a href=format!("/remediation?campaign={id}")>"Remediation tasks"</a>" · "
+                <a href=format!("/evidence?campaign={id}")>"Export evidence"</a>
+            </p>
         })}
         <h2>"History"</h2>
         <ol class="compact history">

@@ -271,6 +271,8 @@ pub struct IdentityDetail {
     pub grants: Vec<GrantRow>,
     /// Machine identities this identity owns.
     pub owns: Vec<IdentityRow>,
+    /// Grants kept by an exception that has not expired: (grant, who approved it until when, and why).
+    pub exceptions: Vec<(i64, String)>,
     pub now: i64,
 }
 

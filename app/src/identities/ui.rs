@@ -300,7 +300,7 @@ pub fn IdentityPage() -> impl IntoView {
 
 #[component]
 fn IdentityDetailView(detail: IdentityDetail) -> impl IntoView {
-    let IdentityDetail { identity: i, grants, owns, now } = detail;
+    let IdentityDetail { identity: i, grants, owns, exceptions, now } = detail;
     let link = |name: Option<String>, id: Option<i64>| match (name, id) {
         (Some(name), Some(id)) => view! { <a href=format!("/identities/{id}")>{name}</a> }.into_any(),
         (Some(name), None) => view! { <span>{name}" "<span class="sub">"(not in the inventory)"</span></span> }.into_any(),
@@ -326,7 +326,7 @@ fn IdentityDetailView(detail: IdentityDetail) -> impl IntoView {
             <dt>"Expires"</dt><dd>{date_or_dash(i.expires_at)}</dd>
         </dl>
         <h2>{format!("Grants ({active} active)")}</h2>
-        <GrantTable grants now />
+        <GrantTable grants exceptions now />
         {(!owns.is_empty()).then(|| view! {
             <h2>"Owns"</h2>
             <ul class="owns">
@@ -339,7 +339,7 @@ fn IdentityDetailView(detail: IdentityDetail) -> impl IntoView {
 }
 
 #[component]
-fn GrantTable(grants: Vec<GrantRow>, now: i64) -> impl IntoView {
+fn GrantTable(grants: Vec<GrantRow>, exceptions: Vec<(i64, String)>, now: i64) -> impl IntoView {
     if grants.is_empty() {
         return view! { <p>"No grants."</p> }.into_any();
     }
@@ -360,6 +360,7 @@ fn GrantTable(grants: Vec<GrantRow>, now: i64) -> impl IntoView {
             <tbody>
                 {grants.into_iter().map(|g| {
                     let dormant = g.ended_at.is_none() && g.last_used_at.is_none_or(|at| now - at > 90 * DAY);
+                    let exception = exceptions.iter().find(|(id, _)| *id == g.access_grant_id).map(|(_, text)| text.clone());
                     view! {
                         <tr class:ended=g.ended_at.is_some()>
                             <td>{g.application}</td>
@@ -371,7 +372,7 @@ fn GrantTable(grants: Vec<GrantRow>, now: i64) -> impl IntoView {
                             <td>{match g.ended_at {
                                 Some(at) => format!("ended {}", crate::time_fmt::date(at)),
                                 None => "active".to_string(),
-                            }}</td>
+                            }}{exception.map(|text| view! { <br /><span class="exception">{text}</span> })}</td>
                             <td><Risk score=g.risk_score words=g.risk_words /></td>
                         </tr>
                     }

@@ -25,6 +25,9 @@ pub struct ImportSummary {
     /// Milliseconds spent applying the snapshot, and scoring afterwards.
     pub apply_ms: u64,
     pub scoring_ms: u64,
+    /// Revocations this import showed carried out, and ones it showed still granted too long.
+    pub remediation_verified: u64,
+    pub remediation_failed: u64,
     pub warnings: Vec<String>,
 }
 
@@ -41,6 +44,13 @@ impl std::fmt::Display for ImportSummary {
             self.apply_ms as f64 / 1000.0,
             self.scoring_ms as f64 / 1000.0
         )?;
+        if self.remediation_verified + self.remediation_failed > 0 {
+            writeln!(
+                f,
+                "  remediation: {} revocations verified, {} failed (still granted)",
+                self.remediation_verified, self.remediation_failed
+            )?;
+        }
         write!(f, "  rejected:   {}", self.rejected)?;
         for warning in &self.warnings {
             write!(f, "\n  warning: {warning}")?;

@@ -166,7 +166,8 @@ pub const COOKIE: &str = "attest_session";
 pub fn page_permission(path: &str) -> Option<Permission> {
     let first = path.trim_start_matches('/').split('/').next().unwrap_or_default();
     match first {
-        "identities" | "grants" | "applications" | "risk" | "campaigns" => Some(Permission::ViewEstate),
+        "identities" | "grants" | "applications" | "risk" | "campaigns" | "remediation" => Some(Permission::ViewEstate),
+        "evidence" => Some(Permission::Export),
         "reviews" => Some(Permission::Review),
         "admin" => Some(Permission::ManageAccess),
         _ => None,

@@ -112,7 +112,7 @@ pub async fn append(conn: &mut sqlx::AnyConnection, new: NewEntry<'_>) -> Result
     Ok(entry)
 }
 
-fn entry_from(row: &sqlx::any::AnyRow) -> Result<(Entry, String)> {
+pub fn entry_from(row: &sqlx::any::AnyRow) -> Result<(Entry, String)> {
     let bulk: i64 = row.try_get("bulk")?;
     Ok((
         Entry {

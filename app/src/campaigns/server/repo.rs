@@ -6,15 +6,11 @@ use sqlx::any::AnyRow;
 
 use super::chain::{self, NewEntry};
 use crate::campaigns::*;
-use crate::db::{Db, DbError, Result, Sql, now};
+use crate::db::{Db, DbError, Result, Sql, decode_err, now};
 use crate::identities::{IdentityKind, Privilege};
 use crate::session::CurrentUser;
 
 const DAY: i64 = 86_400;
-
-fn decode_err(column: &str, message: String) -> DbError {
-    DbError::Sqlx(sqlx::Error::ColumnDecode { index: column.to_string(), source: message.into() })
-}
 
 /// Why a request about a campaign was refused, in words for the person who asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -763,6 +759,7 @@ pub async fn close_stage(db: &Db, campaign_id: i64, by: &CurrentUser) -> Outcome
         )
         .await?;
     }
+    crate::evidence::server::remediation::open_tasks(&mut tx, campaign_id, at).await?;
     let action = if last_stage {
         sqlx::query("update campaign set status = 'closed', closed_at = $1 where campaign_id = $2")
             .bind(at)
@@ -883,6 +880,7 @@ pub async fn detail(db: &Db, campaign_id: i64, may_run: bool) -> Result<Option<C
         analytics,
         outcomes,
         revoked,
+        remediation: crate::evidence::server::remediation::counts(db, Some(campaign_id)).await?,
         events,
         chain,
         may_run,

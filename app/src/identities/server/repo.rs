@@ -1,7 +1,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::db::{Backend, Db, DbError, Result, Sql, now};
+use crate::db::{Backend, Db, DbError, Result, Sql, decode_err, now};
 use crate::identities::{
     ApplicationRow, Criticality, GrantRow, IdentityDetail, IdentityFilter, IdentityKind, IdentityPage, IdentityRow, IdentityStatus,
     Overview, Privilege,
@@ -17,10 +17,6 @@ const IDENTITY_COLUMNS: &str = "i.identity_id, i.external_id, i.kind, i.display_
     from identity i join source s on s.source_id = i.source_id \
     left join identity o on o.identity_id = i.owner_identity_id \
     left join identity m on m.identity_id = i.manager_identity_id";
-
-fn decode_err(column: &str, message: String) -> DbError {
-    DbError::Sqlx(sqlx::Error::ColumnDecode { index: column.to_string(), source: message.into() })
-}
 
 fn identity_row(row: &AnyRow) -> Result<IdentityRow> {
     let kind: String = row.try_get("kind")?;
@@ -173,7 +169,33 @@ pub async fn detail(db: &Db, identity_id: i64) -> Result<IdentityDetail> {
     sql.push(" order by i.display_name limit 200");
     let owns = sql.query()?.fetch_all(&db.pool).await?;
     let owns = owns.iter().map(identity_row).collect::<Result<Vec<_>>>()?;
-    Ok(IdentityDetail { identity, grants, owns, now: now() })
+    let exceptions = sqlx::query(
+        "select r.access_grant_id, r.exception_until, r.decided_by, r.justification, c.name from review_item r \
+         join campaign c on c.campaign_id = r.campaign_id where r.identity_id = $1 and r.decision = 'exception' and r.exception_until > $2 \
+         order by r.exception_until",
+    )
+    .bind(identity_id)
+    .bind(now())
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|row| {
+        let until: i64 = row.try_get("exception_until")?;
+        let by: Option<String> = row.try_get("decided_by")?;
+        let why: Option<String> = row.try_get("justification")?;
+        let campaign: String = row.try_get("name")?;
+        Ok((
+            row.try_get("access_grant_id")?,
+            format!(
+                "exception until {}, approved by {} in “{campaign}”: {}",
+                crate::time_fmt::date(until),
+                by.unwrap_or_default(),
+                why.unwrap_or_default()
+            ),
+        ))
+    })
+    .collect::<Result<Vec<(i64, String)>>>()?;
+    Ok(IdentityDetail { identity, grants, owns, exceptions, now: now() })
 }
 
 /// Current grants, for `attest grants` and exports. `limit` of None lists all.

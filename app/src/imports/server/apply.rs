@@ -370,6 +370,9 @@ pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Pro
     let clock = std::time::Instant::now();
     summary.grants_scored = crate::scoring::server::repo::recompute(db, &crate::scoring::Settings::default(), now()).await?;
     summary.scoring_ms = clock.elapsed().as_millis() as u64;
+    let checked = crate::evidence::server::remediation::check_source(db, source_id, actor, now()).await?;
+    summary.remediation_verified = checked.verified;
+    summary.remediation_failed = checked.failed;
     progress.finish();
     Ok(summary)
 }

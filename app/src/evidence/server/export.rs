@@ -1,0 +1,668 @@
+//! Exports for auditors: one row per review item as CSV and JSON (with the decision log's
+//! entries and their hashes), a printable report, and a manifest holding the SHA-256 of every
+//! file and the log's head. Rows stream from the database to disk; nothing holds them all.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use futures_util::TryStreamExt;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::campaigns::server::chain::Entry;
+use crate::db::{Db, DbError, Result, Sql};
+use crate::evidence::{EXPORT_FILES, ExportFile, ExportRecord, ExportRequest, MANIFEST};
+
+const DAY: i64 = 86_400;
+
+/// The export manifest's and JSON file's format name.
+pub const FORMAT: &str = "attest-evidence-v1";
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, carriage return at
+/// the start) gets a leading apostrophe, so exported data stays data.
+pub fn spreadsheet_safe(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{cell}") } else { cell }
+}
+
+/// `2026-11-27T08:00:00Z`.
+pub fn iso(ts: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| ts.to_string())
+}
+
+/// What an export covers, checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub campaign_id: Option<i64>,
+    pub campaign: Option<String>,
+    /// Decisions made from this instant…
+    pub from_at: Option<i64>,
+    /// …up to and including this one.
+    pub to_at: Option<i64>,
+}
+
+impl Scope {
+    /// Words for the report and the manifest.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let (Some(id), Some(name)) = (self.campaign_id, &self.campaign) {
+            parts.push(format!("campaign {id} “{name}”"));
+        }
+        match (self.from_at, self.to_at) {
+            (Some(f), Some(t)) => parts.push(format!("decided {} to {}", crate::time_fmt::date(f), crate::time_fmt::date(t))),
+            (Some(f), None) => parts.push(format!("decided from {}", crate::time_fmt::date(f))),
+            (None, Some(t)) => parts.push(format!("decided up to {}", crate::time_fmt::date(t))),
+            (None, None) => {}
+        }
+        if parts.is_empty() { "every campaign".to_string() } else { parts.join(", ") }
+    }
+
+    /// `and …` conditions over review items `r`.
+    fn push_items(&self, sql: &mut Sql) {
+        if let Some(id) = self.campaign_id {
+            sql.push(" and r.campaign_id = ").bind(id);
+        }
+        if let Some(from) = self.from_at {
+            sql.push(" and r.decided_at >= ").bind(from);
+        }
+        if let Some(to) = self.to_at {
+            sql.push(" and r.decided_at <= ").bind(to);
+        }
+    }
+
+    /// `and …` conditions over log entries `l`.
+    fn push_log(&self, sql: &mut Sql) {
+        if let Some(id) = self.campaign_id {
+            sql.push(" and l.campaign_id = ").bind(id);
+        }
+        if let Some(from) = self.from_at {
+            sql.push(" and l.at >= ").bind(from);
+        }
+        if let Some(to) = self.to_at {
+            sql.push(" and l.at <= ").bind(to);
+        }
+    }
+}
+
+/// Checks a request: the campaign exists, the dates parse and are in order.
+pub async fn scope_of(db: &Db, request: &ExportRequest) -> Result<std::result::Result<Scope, String>> {
+    let day = |text: &Option<String>, field: &str| -> std::result::Result<Option<i64>, String> {
+        match text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            None => Ok(None),
+            Some(t) => crate::imports::server::dates::parse_timestamp(t).map(Some).map_err(|e| format!("{field}: {e}")),
+        }
+    };
+    let from_at = match day(&request.from, "from") {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e)),
+    };
+    let to_at = match day(&request.to, "to") {
+        Ok(v) => v.map(|t| t + DAY - 1),
+        Err(e) => return Ok(Err(e)),
+    };
+    if let (Some(f), Some(t)) = (from_at, to_at)
+        && f > t
+    {
+        return Ok(Err("to: the end of the range comes before its start".into()));
+    }
+    let campaign = match request.campaign_id {
+        None => None,
+        Some(id) => match sqlx::query_scalar::<_, String>("select name from campaign where campaign_id = $1")
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?
+        {
+            Some(name) => Some(name),
+            None => return Ok(Err(format!("campaign: there is no campaign {id}"))),
+        },
+    };
+    Ok(Ok(Scope { campaign_id: request.campaign_id, campaign, from_at, to_at }))
+}
+
+/// A file being written, with its SHA-256 and size kept as it goes.
+struct Hashed {
+    out: BufWriter<std::fs::File>,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl Hashed {
+    fn create(path: &Path) -> std::io::Result<Self> {
+        Ok(Hashed { out: BufWriter::with_capacity(256 * 1024, std::fs::File::create(path)?), hasher: Sha256::new(), bytes: 0 })
+    }
+
+    fn finish(mut self, name: &str) -> std::io::Result<ExportFile> {
+        self.out.flush()?;
+        self.out.get_ref().sync_all()?;
+        Ok(ExportFile { name: name.to_string(), sha256: hex::encode(self.hasher.finalize()), bytes: self.bytes })
+    }
+}
+
+impl Write for Hashed {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// The CSV's columns, modelled on Entra's access review history export, plus attest's own.
+pub const CSV_HEADER: [&str; 28] = [
+    "Campaign ID",
+    "Campaign",
+    "Campaign launched at",
+    "Campaign deadline",
+    "Stage",
+    "Item ID",
+    "Identity",
+    "Identity kind",
+    "Identity email",
+    "Application",
+    "Entitlement",
+    "Privilege",
+    "Risk score at launch",
+    "Risk factors at launch",
+    "Reviewer",
+    "Reviewer email",
+    "Assigned because",
+    "Decision",
+    "Outcome",
+    "Justification",
+    "Exception until",
+    "Decided at",
+    "Approver",
+    "Remediation status",
+    "Remediation done by",
+    "Remediation note",
+    "Verified at",
+    "Failed at",
+];
+
+const ITEM_COLUMNS: &str = "r.campaign_id, c.name as campaign, c.launched_at, c.deadline_at, r.stage, r.item_id, r.identity_name, \
+    r.identity_kind, r.identity_email, r.application, r.entitlement, r.privilege, r.risk_score, r.risk_words, rv.display_name as reviewer, \
+    rv.email as reviewer_email, r.assigned_by, r.decision, r.outcome, r.justification, r.exception_until, r.decided_at, r.decided_by, \
+    t.status as remediation, t.done_by, t.done_note, t.verified_at, t.failed_at";
+
+/// The export's item rows: one per review item, in item order.
+fn items_sql(scope: &Scope) -> Sql {
+    let mut sql = Sql::new(&format!(
+        "select {ITEM_COLUMNS} from review_item r join campaign c on c.campaign_id = r.campaign_id \
+         left join identity rv on rv.identity_id = r.reviewer_id left join remediation_task t on t.item_id = r.item_id where 1 = 1"
+    ));
+    scope.push_items(&mut sql);
+    sql.push(" order by r.item_id");
+    sql
+}
+
+/// One item row as CSV cells and as a JSON object.
+fn item_row(row: &sqlx::any::AnyRow) -> Result<(Vec<String>, serde_json::Value)> {
+    let text = |c: &str| -> Result<Option<String>> { Ok(row.try_get::<Option<String>, _>(c)?) };
+    let int = |c: &str| -> Result<Option<i64>> { Ok(row.try_get::<Option<i64>, _>(c)?) };
+    let t = |v: Option<String>| v.unwrap_or_default();
+    let when = |v: Option<i64>| v.map(iso).unwrap_or_default();
+    let item = serde_json::json!({
+        "campaign_id": int("campaign_id")?,
+        "campaign": text("campaign")?,
+        "campaign_launched_at": int("launched_at")?.map(iso),
+        "campaign_deadline": int("deadline_at")?.map(iso),
+        "stage": int("stage")?,
+        "item_id": int("item_id")?,
+        "identity": text("identity_name")?,
+        "identity_kind": text("identity_kind")?,
+        "identity_email": text("identity_email")?,
+        "application": text("application")?,
+        "entitlement": text("entitlement")?,
+        "privilege": text("privilege")?,
+        "risk_score_at_launch": int("risk_score")?,
+        "risk_factors_at_launch": text("risk_words")?,
+        "reviewer": text("reviewer")?,
+        "reviewer_email": text("reviewer_email")?,
+        "assigned_because": text("assigned_by")?,
+        "decision": text("decision")?,
+        "outcome": text("outcome")?,
+        "justification": text("justification")?,
+        "exception_until": int("exception_until")?.map(iso),
+        "decided_at": int("decided_at")?.map(iso),
+        "approver": text("decided_by")?,
+        "remediation_status": text("remediation")?,
+        "remediation_done_by": text("done_by")?,
+        "remediation_note": text("done_note")?,
+        "verified_at": int("verified_at")?.map(iso),
+        "failed_at": int("failed_at")?.map(iso),
+    });
+    let cells = vec![
+        int("campaign_id")?.map(|v| v.to_string()).unwrap_or_default(),
+        t(text("campaign")?),
+        when(int("launched_at")?),
+        when(int("deadline_at")?),
+        int("stage")?.map(|v| v.to_string()).unwrap_or_default(),
+        int("item_id")?.map(|v| v.to_string()).unwrap_or_default(),
+        t(text("identity_name")?),
+        t(text("identity_kind")?),
+        t(text("identity_email")?),
+        t(text("application")?),
+        t(text("entitlement")?),
+        t(text("privilege")?),
+        int("risk_score")?.map(|v| v.to_string()).unwrap_or_default(),
+        t(text("risk_words")?),
+        t(text("reviewer")?),
+        t(text("reviewer_email")?),
+        t(text("assigned_by")?),
+        t(text("decision")?),
+        t(text("outcome")?),
+        t(text("justification")?),
+        when(int("exception_until")?),
+        when(int("decided_at")?),
+        t(text("decided_by")?),
+        t(text("remediation")?),
+        t(text("done_by")?),
+        t(text("done_note")?),
+        when(int("verified_at")?),
+        when(int("failed_at")?),
+    ];
+    Ok((cells.into_iter().map(spreadsheet_safe).collect(), item))
+}
+
+fn entry_json(entry: &Entry, hash: &str) -> serde_json::Value {
+    serde_json::json!({
+        "seq": entry.seq,
+        "campaign_id": entry.campaign_id,
+        "item_id": entry.item_id,
+        "stage": entry.stage,
+        "action": entry.action,
+        "justification": entry.justification,
+        "exception_until": entry.exception_until,
+        "reassigned_to": entry.reassigned_to,
+        "bulk": entry.bulk,
+        "approver": entry.approver,
+        "approver_subject": entry.approver_subject,
+        "at": entry.at,
+        "prev_hash": entry.prev_hash,
+        "hash": hash,
+    })
+}
+
+fn entry_from_json(value: &serde_json::Value) -> Option<(Entry, String)> {
+    let s = |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let i = |k: &str| value.get(k).and_then(|v| v.as_i64());
+    Some((
+        Entry {
+            seq: i("seq")?,
+            campaign_id: i("campaign_id")?,
+            item_id: i("item_id"),
+            stage: i("stage")?,
+            action: s("action")?,
+            justification: s("justification"),
+            exception_until: i("exception_until"),
+            reassigned_to: i("reassigned_to"),
+            bulk: value.get("bulk")?.as_bool()?,
+            approver: s("approver")?,
+            approver_subject: s("approver_subject")?,
+            at: i("at")?,
+            prev_hash: s("prev_hash")?,
+        },
+        s("hash")?,
+    ))
+}
+
+fn json_err(e: serde_json::Error) -> DbError {
+    DbError::Io(std::io::Error::other(e))
+}
+
+fn csv_err(e: csv::Error) -> DbError {
+    DbError::Io(std::io::Error::other(e))
+}
+
+/// Who takes an export.
+#[derive(Debug, Clone)]
+pub struct Taker<'a> {
+    pub name: &'a str,
+    pub subject: &'a str,
+}
+
+/// Writes an export into `dir` (created if missing) and records it. The files are written
+/// first; the record and the manifest last, so a failed export leaves no record.
+pub async fn write(db: &Db, scope: &Scope, dir: &Path, by: &Taker<'_>, at: i64) -> Result<ExportRecord> {
+    std::fs::create_dir_all(dir)?;
+    let head = sqlx::query("select seq, hash from decision_log_head where id = 1").fetch_one(&db.pool).await?;
+    let head_seq: i64 = head.try_get("seq")?;
+    let head_hash: String = head.try_get("hash")?;
+
+    let mut csv_file = csv::Writer::from_writer(Hashed::create(&dir.join(EXPORT_FILES[0]))?);
+    let mut json_file = Hashed::create(&dir.join(EXPORT_FILES[1]))?;
+    let header = serde_json::json!({
+        "format": FORMAT,
+        "generated_at": iso(at),
+        "generated_by": by.name,
+        "scope": scope.describe(),
+        "decision_log_head": { "seq": head_seq, "hash": head_hash },
+    });
+    // One element per line, so the file streams both ways.
+    let opening = header.to_string();
+    json_file.write_all(opening[..opening.len() - 1].as_bytes())?;
+    json_file.write_all(b",\n\"items\": [")?;
+    csv_file.write_record(CSV_HEADER).map_err(csv_err)?;
+    let items = items_sql(scope);
+    let mut rows = items.query()?.fetch(&db.pool);
+    let mut item_rows = 0i64;
+    while let Some(row) = rows.try_next().await? {
+        let (cells, item) = item_row(&row)?;
+        csv_file.write_record(&cells).map_err(csv_err)?;
+        json_file.write_all(if item_rows == 0 { b"\n" } else { b",\n" })?;
+        serde_json::to_writer(&mut json_file, &item).map_err(json_err)?;
+        item_rows += 1;
+    }
+    drop(rows);
+    json_file.write_all(b"\n],\n\"log\": [")?;
+    let mut log = Sql::new(
+        "select l.seq, l.campaign_id, l.item_id, l.stage, l.action, l.justification, l.exception_until, l.reassigned_to, l.bulk, \
+         l.approver, l.approver_subject, l.at, l.prev_hash, l.hash from decision_log l where l.seq <= ",
+    );
+    log.bind(head_seq);
+    scope.push_log(&mut log);
+    log.push(" order by l.seq");
+    let mut entries = log.query()?.fetch(&db.pool);
+    let mut first = true;
+    while let Some(row) = entries.try_next().await? {
+        let (entry, hash) = crate::campaigns::server::chain::entry_from(&row)?;
+        json_file.write_all(if first { b"\n" } else { b",\n" })?;
+        serde_json::to_writer(&mut json_file, &entry_json(&entry, &hash)).map_err(json_err)?;
+        first = false;
+    }
+    drop(entries);
+    json_file.write_all(b"\n]}\n")?;
+    let csv_done = csv_file.into_inner().map_err(|e| DbError::Io(std::io::Error::other(e.to_string())))?.finish(EXPORT_FILES[0])?;
+    let json_done = json_file.finish(EXPORT_FILES[1])?;
+
+    let report = super::report::render(db, scope, by.name, at, head_seq, &head_hash).await?;
+    let mut report_file = Hashed::create(&dir.join(EXPORT_FILES[2]))?;
+    report_file.write_all(report.as_bytes())?;
+    let report_done = report_file.finish(EXPORT_FILES[2])?;
+    let files = vec![csv_done, json_done, report_done];
+
+    let files_json = serde_json::to_string(&files).map_err(json_err)?;
+    let row = sqlx::query(
+        "insert into evidence_export (campaign_id, from_at, to_at, created_by, created_by_subject, created_at, head_seq, head_hash, item_rows, files, manifest_sha256) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '') returning export_id",
+    )
+    .bind(scope.campaign_id)
+    .bind(scope.from_at)
+    .bind(scope.to_at)
+    .bind(by.name)
+    .bind(by.subject)
+    .bind(at)
+    .bind(head_seq)
+    .bind(&head_hash)
+    .bind(item_rows)
+    .bind(&files_json)
+    .fetch_one(&db.pool)
+    .await?;
+    let export_id: i64 = row.try_get("export_id")?;
+    let manifest = serde_json::json!({
+        "format": FORMAT,
+        "export_id": export_id,
+        "generated_at": iso(at),
+        "generated_by": by.name,
+        "generated_by_subject": by.subject,
+        "scope": {
+            "description": scope.describe(),
+            "campaign_id": scope.campaign_id,
+            "from": scope.from_at.map(iso),
+            "to": scope.to_at.map(iso),
+        },
+        "item_rows": item_rows,
+        "decision_log_head": { "seq": head_seq, "hash": head_hash },
+        "files": files,
+    });
+    let manifest_text = serde_json::to_string_pretty(&manifest).map_err(json_err)? + "\n";
+    std::fs::write(dir.join(MANIFEST), &manifest_text)?;
+    let manifest_sha256 = hex::encode(Sha256::digest(manifest_text.as_bytes()));
+    sqlx::query("update evidence_export set manifest_sha256 = $1 where export_id = $2")
+        .bind(&manifest_sha256)
+        .bind(export_id)
+        .execute(&db.pool)
+        .await?;
+    tracing::info!(export_id, item_rows, by = by.name, scope = %scope.describe(), "evidence exported");
+    Ok(ExportRecord {
+        export_id,
+        campaign_id: scope.campaign_id,
+        campaign: scope.campaign.clone(),
+        from_at: scope.from_at,
+        to_at: scope.to_at,
+        created_by: by.name.to_string(),
+        created_at: at,
+        head_seq,
+        head_hash,
+        item_rows,
+        files,
+        manifest_sha256,
+    })
+}
+
+/// Where the server keeps export `id`.
+pub fn export_dir(root: &Path, export_id: i64) -> PathBuf {
+    root.join(export_id.to_string())
+}
+
+/// Exports taken so far, newest first.
+pub async fn list(db: &Db, limit: i64) -> Result<Vec<ExportRecord>> {
+    let rows = sqlx::query(
+        "select x.export_id, x.campaign_id, c.name as campaign, x.from_at, x.to_at, x.created_by, x.created_at, x.head_seq, x.head_hash, \
+         x.item_rows, x.files, x.manifest_sha256 from evidence_export x left join campaign c on c.campaign_id = x.campaign_id \
+         order by x.export_id desc limit $1",
+    )
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(record_from).collect()
+}
+
+/// One recorded export.
+pub async fn get(db: &Db, export_id: i64) -> Result<Option<ExportRecord>> {
+    let row = sqlx::query(
+        "select x.export_id, x.campaign_id, c.name as campaign, x.from_at, x.to_at, x.created_by, x.created_at, x.head_seq, x.head_hash, \
+         x.item_rows, x.files, x.manifest_sha256 from evidence_export x left join campaign c on c.campaign_id = x.campaign_id \
+         where x.export_id = $1",
+    )
+    .bind(export_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.as_ref().map(record_from).transpose()
+}
+
+fn record_from(row: &sqlx::any::AnyRow) -> Result<ExportRecord> {
+    let files: String = row.try_get("files")?;
+    Ok(ExportRecord {
+        export_id: row.try_get("export_id")?,
+        campaign_id: row.try_get("campaign_id")?,
+        campaign: row.try_get("campaign")?,
+        from_at: row.try_get("from_at")?,
+        to_at: row.try_get("to_at")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+        head_seq: row.try_get("head_seq")?,
+        head_hash: row.try_get("head_hash")?,
+        item_rows: row.try_get("item_rows")?,
+        files: serde_json::from_str(&files).map_err(|e| crate::db::decode_err("files", e.to_string()))?,
+        manifest_sha256: row.try_get("manifest_sha256")?,
+    })
+}
+
+/// What checking an export found: every problem, named by file (and entry).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verdict {
+    pub export_id: Option<i64>,
+    pub files_checked: usize,
+    pub entries_checked: u64,
+    /// Whether the export was also compared with this server's log and records.
+    pub live: bool,
+    pub problems: Vec<String>,
+}
+
+impl Verdict {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Manifest {
+    format: String,
+    export_id: i64,
+    item_rows: i64,
+    decision_log_head: Head,
+    files: Vec<ExportFile>,
+}
+
+#[derive(serde::Deserialize)]
+struct Head {
+    seq: i64,
+    hash: String,
+}
+
+fn sha256_of(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut file = std::io::BufReader::with_capacity(256 * 1024, std::fs::File::open(path)?);
+    let mut hasher = Sha256::new();
+    let mut bytes = 0u64;
+    loop {
+        let buf = file.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        hasher.update(buf);
+        let n = buf.len();
+        bytes += n as u64;
+        file.consume(n);
+    }
+    Ok((hex::encode(hasher.finalize()), bytes))
+}
+
+/// Checks an export folder against itself: every file the manifest names has its hash and
+/// size, the JSON's log entries hash to what they say, and the item count matches. With `db`,
+/// also against this server: the export is on record with the same files, and every log
+/// entry and the head are the live log's.
+pub async fn verify_dir(dir: &Path, db: Option<&Db>) -> Result<Verdict> {
+    let mut verdict = Verdict::default();
+    let manifest_text = match std::fs::read_to_string(dir.join(MANIFEST)) {
+        Ok(t) => t,
+        Err(e) => {
+            verdict.problems.push(format!("{MANIFEST}: cannot be read: {e}"));
+            return Ok(verdict);
+        }
+    };
+    let manifest: Manifest = match serde_json::from_str(&manifest_text) {
+        Ok(m) => m,
+        Err(e) => {
+            verdict.problems.push(format!("{MANIFEST}: not a manifest: {e}"));
+            return Ok(verdict);
+        }
+    };
+    if manifest.format != FORMAT {
+        verdict.problems.push(format!("{MANIFEST}: format `{}`, expected `{FORMAT}`", manifest.format));
+    }
+    verdict.export_id = Some(manifest.export_id);
+    for expected in EXPORT_FILES {
+        if !manifest.files.iter().any(|f| f.name == expected) {
+            verdict.problems.push(format!("{MANIFEST}: does not list {expected}"));
+        }
+    }
+    for file in &manifest.files {
+        if file.name.contains(['/', '\\']) || file.name.starts_with('.') {
+            verdict.problems.push(format!("{MANIFEST}: file name `{}` is not a plain name", file.name));
+            continue;
+        }
+        match sha256_of(&dir.join(&file.name)) {
+            Ok((sha, bytes)) if sha == file.sha256 && bytes == file.bytes => verdict.files_checked += 1,
+            Ok((sha, bytes)) => verdict.problems.push(format!(
+                "{}: changed: SHA-256 {sha} ({bytes} bytes), the manifest says {} ({} bytes)",
+                file.name, file.sha256, file.bytes
+            )),
+            Err(e) => verdict.problems.push(format!("{}: cannot be read: {e}", file.name)),
+        }
+    }
+    // The JSON: items counted, log entries recomputed.
+    let mut entries: Vec<(i64, String)> = Vec::new();
+    if let Ok(file) = std::fs::File::open(dir.join(EXPORT_FILES[1])) {
+        let mut section = "";
+        let mut items = 0i64;
+        for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line?;
+            let line_no = n + 1;
+            let body = line.strip_suffix(',').unwrap_or(&line);
+            match body {
+                "\"items\": [" => section = "items",
+                "\"log\": [" => section = "log",
+                _ if !body.starts_with('{') => {}
+                _ if section == "items" => items += 1,
+                _ if section == "log" => match serde_json::from_str::<serde_json::Value>(body).ok().as_ref().and_then(entry_from_json) {
+                    Some((entry, hash)) => {
+                        if entry.hash() != hash {
+                            verdict.problems.push(format!(
+                                "{}: line {line_no}: log entry {} does not hash to what it says (edited)",
+                                EXPORT_FILES[1], entry.seq
+                            ));
+                        }
+                        verdict.entries_checked += 1;
+                        entries.push((entry.seq, hash));
+                    }
+                    None => verdict.problems.push(format!("{}: line {line_no}: not a log entry", EXPORT_FILES[1])),
+                },
+                _ => {}
+            }
+        }
+        if items != manifest.item_rows {
+            verdict.problems.push(format!("{}: {items} items, the manifest says {}", EXPORT_FILES[1], manifest.item_rows));
+        }
+    }
+    let Some(db) = db else { return Ok(verdict) };
+    verdict.live = true;
+    match get(db, manifest.export_id).await? {
+        None => verdict.problems.push(format!("this server has no record of export {}", manifest.export_id)),
+        Some(record) => {
+            if record.files != manifest.files {
+                verdict
+                    .problems
+                    .push(format!("{MANIFEST}: its files differ from what this server recorded for export {}", manifest.export_id));
+            }
+            let (sha, _) = sha256_of(&dir.join(MANIFEST))?;
+            if sha != record.manifest_sha256 {
+                verdict.problems.push(format!("{MANIFEST}: changed since export {} was recorded", manifest.export_id));
+            }
+        }
+    }
+    let live_head: Option<String> = sqlx::query_scalar("select hash from decision_log where seq = $1")
+        .bind(manifest.decision_log_head.seq)
+        .fetch_optional(&db.pool)
+        .await?;
+    if manifest.decision_log_head.seq > 0 && live_head.as_deref() != Some(manifest.decision_log_head.hash.as_str()) {
+        verdict.problems.push(format!(
+            "the decision log's entry {} is not the head the export recorded ({})",
+            manifest.decision_log_head.seq, manifest.decision_log_head.hash
+        ));
+    }
+    for chunk in entries.chunks(500) {
+        let mut sql = Sql::new("select seq, hash from decision_log where seq in (");
+        for (n, (seq, _)) in chunk.iter().enumerate() {
+            if n > 0 {
+                sql.push(", ");
+            }
+            sql.bind(*seq);
+        }
+        sql.push(")");
+        let live: std::collections::HashMap<i64, String> =
+            sql.query()?.fetch_all(&db.pool).await?.iter().map(|r| Ok((r.try_get("seq")?, r.try_get("hash")?))).collect::<Result<_>>()?;
+        for (seq, hash) in chunk {
+            if live.get(seq) != Some(hash) {
+                verdict.problems.push(format!("{}: log entry {seq} differs from this server's log", EXPORT_FILES[1]));
+            }
+        }
+    }
+    Ok(verdict)
+}

@@ -1,0 +1,4 @@
+pub mod exceptions;
+pub mod export;
+pub mod remediation;
+pub mod report;
