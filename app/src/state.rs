@@ -17,6 +17,8 @@ pub struct AppState {
     pub timeouts: crate::session::server::repo::Timeouts,
     /// Cookies get `Secure`: the public URL is https.
     pub secure_cookies: bool,
+    /// Where mail goes and where its links point.
+    pub mail: crate::notifications::MailInfo,
 }
 
 impl FromRef<AppState> for LeptosOptions {
