@@ -9,6 +9,7 @@ mod campaigns;
 mod cli;
 mod importers;
 mod imports;
+mod mail;
 mod query;
 mod risk;
 mod tokens;
