@@ -8,6 +8,7 @@ use crate::campaigns::ui::{CampaignPage, CampaignsPage, NewCampaignPage, Reviews
 use crate::evidence::ui::{EvidencePage, RemediationPage};
 use crate::identities::grants_ui::GrantsPage;
 use crate::identities::ui::{ApplicationsPage, IdentitiesPage, IdentityPage, OverviewPage};
+use crate::notifications::ui::{MailSettingsPage, OutboxAdminPage};
 use crate::scoring::ui::RiskPage;
 use crate::session::Permission;
 use crate::session::api::auth_status;
@@ -74,6 +75,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("sign-in") view=SignInPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/people") view=PeopleAdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/tokens") view=TokensAdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/outbox") view=OutboxAdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/mail") view=MailSettingsPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>
@@ -118,6 +121,8 @@ fn Header() -> impl IntoView {
                             {user.as_ref().is_some_and(|u| u.may(Permission::ManageAccess)).then(|| view! {
                                 <A href="/admin/people">"People"</A>
                                 <A href="/admin/tokens">"Tokens"</A>
+                                <A href="/admin/outbox">"Outbox"</A>
+                                <A href="/admin/mail">"Mail"</A>
                             })}
                         </nav>
                         <div class="who">

@@ -19,6 +19,8 @@ pub mod evidence;
 pub mod identities;
 /// Snapshots from sources: parsing, validating and applying them in one transaction.
 pub mod imports;
+/// Mail: the outbox, launch notices, reminder digests, escalations and weekly summaries.
+pub mod notifications;
 /// The query language over grants: a parser with column-precise errors, compiled to SQL.
 pub mod query;
 /// The risk score of every grant: factors, weights, and recomputing them.

@@ -19,6 +19,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Where evidence exports are written, one folder per export.
     pub exports_dir: std::path::PathBuf,
+    /// Where mail goes and where its links point.
+    pub mail: crate::notifications::MailInfo,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -132,6 +132,17 @@ pub struct ServeArgs {
     /// Largest upload the REST API accepts, in MiB.
     #[arg(long, env = "ATTEST_MAX_UPLOAD_MB", default_value_t = 256)]
     pub max_upload_mb: usize,
+    /// The SMTP server mail goes through: smtp://user:password@host:587 (STARTTLS),
+    /// smtps://user:password@host:465 (TLS from the start), or smtp://host:25?tls=none (no
+    /// encryption, for a relay on the same host). Without it, mails are written as .eml files.
+    #[arg(long, env = "ATTEST_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of every mail, e.g. `attest <attest@example.com>`.
+    #[arg(long, env = "ATTEST_MAIL_FROM", default_value = crate::mail::DEFAULT_MAIL_FROM)]
+    pub mail_from: String,
+    /// Where mails are written as .eml files when no SMTP server is set.
+    #[arg(long, env = "ATTEST_MAIL_DIR", default_value = crate::mail::DEFAULT_MAIL_DIR)]
+    pub mail_dir: PathBuf,
 }
 
 impl ServeArgs {
@@ -297,13 +308,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 let summary = crate::generate::seed_demo(&db, 42, 400).await?;
                 tracing::info!(identities = summary.identities_added, grants = summary.grants_added, "seeded the demo estate");
             }
-            let mut state = crate::state(db, args.demo, &args.site_root, args.addr);
+            let public_url = args.public_url.clone().filter(|u| !u.is_empty()).unwrap_or_else(|| format!("http://{}", args.addr));
+            let mailer = crate::mail::Mailer::new(args.smtp_url.as_deref(), &args.mail_from, &public_url, &args.mail_dir)?;
+            let mut state = crate::state(db.clone(), args.demo, &args.site_root, args.addr);
             state.oidc = oidc.is_some();
             state.timeouts = timeouts;
             state.secure_cookies = secure_cookies;
             state.exports_dir = args.exports_dir.clone();
+            state.mail = mailer.info();
+            tracing::info!(transport = %state.mail.transport, "mail");
+            let clock = std::sync::Arc::new(app::notifications::server::clock::SystemClock);
+            let worker = crate::mail::spawn(db, std::sync::Arc::new(mailer), clock, crate::mail::Intervals::default());
             let router = crate::router_with(state, crate::auth::Provider(oidc.clone()), args.max_upload_mb.saturating_mul(1024 * 1024));
-            crate::serve(router, args.addr, args.demo, oidc.is_some()).await?;
+            let served = crate::serve(router, args.addr, args.demo, oidc.is_some()).await;
+            worker.abort();
+            served?;
         }
         Command::Migrate => {
             connect(&cli.database_url).await?;

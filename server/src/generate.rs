@@ -653,5 +653,8 @@ async fn seed_demo_campaign(db: &Db) -> Result<(), crate::cli::AnyError> {
     };
     let id = app::campaigns::server::repo::create(db, &draft, &owner).await?.map_err(|e| format!("the demo campaign: {e:?}"))?;
     app::campaigns::server::repo::launch(db, id, &owner).await?.map_err(|e| format!("the demo campaign: {e:?}"))?;
+    // The owner nudges the reviewers at once, so the demo's Outbox shows a reminder beside the
+    // launch notices.
+    app::notifications::server::scheduler::remind_now(db, id, now()).await?;
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod bench;
 pub mod cli;
 pub mod evidence;
 pub mod generate;
+pub mod mail;
 pub mod output;
 pub mod telemetry;
 pub mod web;
@@ -48,6 +49,11 @@ pub fn state(db: Db, demo: bool, site_root: &str, addr: SocketAddr) -> AppState 
         timeouts: app::session::server::repo::Timeouts::default(),
         secure_cookies: false,
         exports_dir: DEFAULT_EXPORTS_DIR.into(),
+        mail: app::notifications::MailInfo {
+            transport: format!("files in {}", mail::DEFAULT_MAIL_DIR),
+            from: mail::DEFAULT_MAIL_FROM.to_string(),
+            public_url: format!("http://{addr}"),
+        },
     }
 }
 
@@ -65,6 +71,7 @@ pub fn router_with(state: AppState, provider: auth::Provider, max_upload_bytes: 
         .route("/evidence/{export_id}/{file}", get(evidence::download))
         .merge(auth::routes())
         .merge(api::routes(max_upload_bytes))
+        .merge(mail::routes())
         .leptos_routes_with_context(&state, routes, || {}, move || app::app::shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::app::shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), web::session_layer))

@@ -29,6 +29,7 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/pkg/")
         || path.starts_with("/api/")
         || path.starts_with("/auth/")
+        || path.starts_with("/unsubscribe/")
 }
 
 /// A state-changing request must come from attest's own pages: the browser says where a

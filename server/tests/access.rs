@@ -27,6 +27,10 @@ enum Outcome {
     NeedsToken,
     /// Allowed, but there is no such thing (HTTP 404).
     Missing,
+    /// Allowed by the role, with nothing to do (here: no failed mail to send again).
+    NothingToDo,
+    /// A public page answering that its link is unknown.
+    UnknownLink,
 }
 use Outcome::*;
 
@@ -54,6 +58,9 @@ const MATRIX: &[(&str, &str, &str, [Outcome; 6])] = &[
     ("GET", "/risk", "", [SignIn, Ok, Ok, NotAllowedPage, Ok, NotAllowedPage]),
     ("GET", "/admin/people", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
     ("GET", "/admin/tokens", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
+    ("GET", "/admin/outbox", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
+    ("GET", "/admin/mail", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
+    ("GET", "/unsubscribe/not-a-token", "", [UnknownLink, UnknownLink, UnknownLink, UnknownLink, UnknownLink, UnknownLink]),
     ("GET", "/campaigns", "", [SignIn, Ok, Ok, NotAllowedPage, Ok, NotAllowedPage]),
     ("GET", "/campaigns/new", "", [SignIn, Ok, Ok, NotAllowedPage, Ok, NotAllowedPage]),
     ("GET", "/campaigns/{campaign}", "", [SignIn, Ok, Ok, NotAllowedPage, Ok, NotAllowedPage]),
@@ -80,6 +87,18 @@ const MATRIX: &[(&str, &str, &str, [Outcome; 6])] = &[
     ("POST", "/api/admin_tokens", "", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
     ("POST", "/api/admin_create_token", "name=ci&valid_days=30&read=on", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
     ("POST", "/api/admin_revoke_token", "api_token_id={token}", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
+    ("POST", "/api/outbox", "", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
+    ("POST", "/api/retry_mail", "outbox_id=0", [Unauthorized, NothingToDo, Forbidden, Forbidden, Forbidden, Forbidden]),
+    ("POST", "/api/mail_settings", "", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
+    ("POST", "/api/send_test_mail", "to=it%40example.com", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
+    ("POST", "/api/get_campaign_mail", "campaign_id={campaign}", [Unauthorized, Ok, Ok, Forbidden, Ok, Forbidden]),
+    ("POST", "/api/remind_reviewers", "campaign_id={campaign}", [Unauthorized, Ok, Ok, Forbidden, Forbidden, Forbidden]),
+    (
+        "POST",
+        "/api/set_mail_schedule",
+        "campaign_id={campaign}&reminder_days=7%2C3%2C1&escalate_after_days=3&close_after_days=7",
+        [Unauthorized, Ok, Ok, Forbidden, Forbidden, Forbidden],
+    ),
     ("POST", "/api/list_campaigns", "", [Unauthorized, Ok, Ok, Forbidden, Ok, Forbidden]),
     ("POST", "/api/get_campaign", "campaign_id={campaign}", [Unauthorized, Ok, Ok, Forbidden, Ok, Forbidden]),
     ("POST", "/api/preview_scope", "query=kind%3Ahuman&high_risk=70", [Unauthorized, Ok, Ok, Forbidden, Forbidden, Forbidden]),
@@ -126,6 +145,8 @@ fn outcome_of(reply: &Reply) -> Option<Outcome> {
         _ if reply.body.trim() == "{\"Validation\":\"this item is not assigned to you\"}" => Some(Refused),
         _ if reply.body.trim() == "{\"Validation\":\"task 999999: only an open or failed task can be marked done\"}" => Some(Refused),
         StatusCode::NOT_FOUND if reply.body == "there is no export 1" => Some(Missing),
+        _ if reply.body.trim() == "{\"Validation\":\"only a failed mail with an address can be sent again\"}" => Some(NothingToDo),
+        StatusCode::NOT_FOUND if reply.body.contains("<h1>Unknown link</h1>") => Some(UnknownLink),
         _ => None,
     }
 }

@@ -10,6 +10,7 @@ mod cli;
 mod evidence;
 mod importers;
 mod imports;
+mod mail;
 mod query;
 mod risk;
 mod tokens;

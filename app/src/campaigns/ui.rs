@@ -7,6 +7,7 @@ use crate::campaigns::api::{
 };
 use crate::campaigns::{CampaignDetail, CampaignStatus, ChainCheck, Decision, ProgressRow, ReviewItem, ReviewQueue};
 use crate::components::{KindBadge, PrivilegeBadge, Risk, ago_or, date_or_dash, error_view, thousands};
+use crate::notifications::ui::CampaignMailPanel;
 use crate::time_fmt;
 
 fn percent(done: i64, total: i64) -> i64 {
@@ -292,6 +293,9 @@ fn CampaignView(d: CampaignDetail, launch: ServerAction<LaunchCampaign>, close: 
                 <a href=format!("/remediation?campaign={id}")>"Remediation tasks"</a>" · "
                 <a href=format!("/evidence?campaign={id}")>"Export evidence"</a>
             </p>
+        })}
+        {(c.status != CampaignStatus::Draft).then(|| view! {
+            <CampaignMailPanel campaign_id=id may_run=d.may_run active={c.status == CampaignStatus::Active} />
         })}
         <h2>"History"</h2>
         <ol class="compact history">

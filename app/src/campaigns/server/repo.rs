@@ -312,6 +312,7 @@ pub async fn launch(db: &Db, campaign_id: i64, by: &CurrentUser) -> Outcome<i64>
         },
     )
     .await?;
+    crate::notifications::server::scheduler::launch_notices(&mut tx, campaign_id, at).await?;
     tx.commit().await?;
     Ok(Ok(inserted))
 }
@@ -673,6 +674,15 @@ async fn decide_in(tx: &mut sqlx::AnyConnection, db: &Db, user: &CurrentUser, re
 /// stages, approved items and exceptions go on to the second stage's reviewer; otherwise
 /// decisions become final and the campaign closes. Every item's end is logged.
 pub async fn close_stage(db: &Db, campaign_id: i64, by: &CurrentUser) -> Outcome<Campaign> {
+    close_stage_as(db, campaign_id, by, None).await
+}
+
+/// The most stages a campaign has.
+pub const MAX_STAGES: i64 = 2;
+
+/// [`close_stage`], with a note on the log entry that closes the stage (why it closed, when
+/// the scheduler closes it at the deadline in the owner's name).
+pub async fn close_stage_as(db: &Db, campaign_id: i64, by: &CurrentUser, note: Option<&str>) -> Outcome<Campaign> {
     let Some(campaign) = get(db, campaign_id).await? else { return invalid(format!("there is no campaign {campaign_id}")) };
     if campaign.status != CampaignStatus::Active {
         return invalid("only an active campaign has a stage to close");
@@ -778,7 +788,7 @@ pub async fn close_stage(db: &Db, campaign_id: i64, by: &CurrentUser) -> Outcome
             item_id: None,
             stage,
             action,
-            justification: None,
+            justification: note,
             exception_until: None,
             reassigned_to: None,
             bulk: false,

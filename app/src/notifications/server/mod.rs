@@ -1,0 +1,6 @@
+//! The outbox (all SQL about mail), the templates and the scheduler's rules.
+
+pub mod clock;
+pub mod compose;
+pub mod outbox;
+pub mod scheduler;
