@@ -7,7 +7,7 @@
 -- campaign_id is 0 for a mail about several campaigns (a reviewer's digest).
 create table outbox (
     outbox_id integer primary key,
-    kind text not null check (kind in ('launch', 'reminder', 'escalation', 'summary', 'undeliverable', 'test')),
+    kind text not null check (kind in ('launch', 'reminder', 'escalation', 'summary', 'undeliverable', 'test', 'exceptions')),
     recipient text not null,
     campaign_id bigint not null,
     slot text not null,

@@ -181,6 +181,21 @@ on_both_databases! {
         assert!(queue.items.iter().any(|i| i.campaign_id == follow_up && i.identity_name == "Ben Lindqvist"), "back in Ada's queue");
     }
 
+    async fn the_owner_hears_of_expiring_exceptions_a_week_ahead_and_the_scheduler_opens_the_follow_up(app: TestApp) {
+        use app::notifications::server::scheduler;
+        reviewed_and_closed(&app).await;
+        let now = app::db::now();
+        let run = scheduler::run(&app.db, now + 24 * DAY).await.expect("scheduler");
+        assert_eq!((run.exceptions, run.follow_ups.len()), (1, 0), "six days before the exception ends");
+        let (recipient, subject): (String, String) =
+            sqlx::query_as("select recipient, subject from outbox where kind = 'exceptions'").fetch_one(&app.db.pool).await.expect("mail");
+        assert_eq!(recipient, "olga@example.com");
+        assert_eq!(subject, "1 exception(s) in Q4 AWS production access expire within a week");
+        assert_eq!(scheduler::run(&app.db, now + 24 * DAY + 3600).await.expect("scheduler").exceptions, 0, "once");
+        let run = scheduler::run(&app.db, now + 31 * DAY).await.expect("scheduler");
+        assert_eq!(run.follow_ups.len(), 1, "expired: back for review");
+    }
+
     async fn an_export_matches_the_log_and_verify_finds_a_changed_byte_in_any_file(app: TestApp) {
         let r = reviewed_and_closed(&app).await;
         let dir = tempfile::tempdir().expect("temp dir");

@@ -20,6 +20,7 @@ text_enum!(
         Summary => "summary", "weekly summary";
         Undeliverable => "undeliverable", "no address";
         Test => "test", "test mail";
+        Exceptions => "exceptions", "exceptions expiring";
     }
 );
 

@@ -188,7 +188,7 @@ pub const CSV_HEADER: [&str; 28] = [
 const ITEM_COLUMNS: &str = "r.campaign_id, c.name as campaign, c.launched_at, c.deadline_at, r.stage, r.item_id, r.identity_name, \
     r.identity_kind, r.identity_email, r.application, r.entitlement, r.privilege, r.risk_score, r.risk_words, rv.display_name as reviewer, \
     rv.email as reviewer_email, r.assigned_by, r.decision, r.outcome, r.justification, r.exception_until, r.decided_at, r.decided_by, \
-    t.status as remediation, t.done_by, t.done_note, t.verified_at, t.failed_at";
+    t.status as remediation, t.done_by, t.done_note, t.verified_at, t.failed_at, c.high_risk";
 
 /// The export's item rows: one per review item, in item order.
 fn items_sql(scope: &Scope) -> Sql {
@@ -201,73 +201,113 @@ fn items_sql(scope: &Scope) -> Sql {
     sql
 }
 
-/// One item row as CSV cells and as a JSON object.
-fn item_row(row: &sqlx::any::AnyRow) -> Result<(Vec<String>, serde_json::Value)> {
-    let text = |c: &str| -> Result<Option<String>> { Ok(row.try_get::<Option<String>, _>(c)?) };
-    let int = |c: &str| -> Result<Option<i64>> { Ok(row.try_get::<Option<i64>, _>(c)?) };
-    let t = |v: Option<String>| v.unwrap_or_default();
-    let when = |v: Option<i64>| v.map(iso).unwrap_or_default();
-    let item = serde_json::json!({
-        "campaign_id": int("campaign_id")?,
-        "campaign": text("campaign")?,
-        "campaign_launched_at": int("launched_at")?.map(iso),
-        "campaign_deadline": int("deadline_at")?.map(iso),
-        "stage": int("stage")?,
-        "item_id": int("item_id")?,
-        "identity": text("identity_name")?,
-        "identity_kind": text("identity_kind")?,
-        "identity_email": text("identity_email")?,
-        "application": text("application")?,
-        "entitlement": text("entitlement")?,
-        "privilege": text("privilege")?,
-        "risk_score_at_launch": int("risk_score")?,
-        "risk_factors_at_launch": text("risk_words")?,
-        "reviewer": text("reviewer")?,
-        "reviewer_email": text("reviewer_email")?,
-        "assigned_because": text("assigned_by")?,
-        "decision": text("decision")?,
-        "outcome": text("outcome")?,
-        "justification": text("justification")?,
-        "exception_until": int("exception_until")?.map(iso),
-        "decided_at": int("decided_at")?.map(iso),
-        "approver": text("decided_by")?,
-        "remediation_status": text("remediation")?,
-        "remediation_done_by": text("done_by")?,
-        "remediation_note": text("done_note")?,
-        "verified_at": int("verified_at")?.map(iso),
-        "failed_at": int("failed_at")?.map(iso),
-    });
-    let cells = vec![
-        int("campaign_id")?.map(|v| v.to_string()).unwrap_or_default(),
-        t(text("campaign")?),
-        when(int("launched_at")?),
-        when(int("deadline_at")?),
-        int("stage")?.map(|v| v.to_string()).unwrap_or_default(),
-        int("item_id")?.map(|v| v.to_string()).unwrap_or_default(),
-        t(text("identity_name")?),
-        t(text("identity_kind")?),
-        t(text("identity_email")?),
-        t(text("application")?),
-        t(text("entitlement")?),
-        t(text("privilege")?),
-        int("risk_score")?.map(|v| v.to_string()).unwrap_or_default(),
-        t(text("risk_words")?),
-        t(text("reviewer")?),
-        t(text("reviewer_email")?),
-        t(text("assigned_by")?),
-        t(text("decision")?),
-        t(text("outcome")?),
-        t(text("justification")?),
-        when(int("exception_until")?),
-        when(int("decided_at")?),
-        t(text("decided_by")?),
-        t(text("remediation")?),
-        t(text("done_by")?),
-        t(text("done_note")?),
-        when(int("verified_at")?),
-        when(int("failed_at")?),
-    ];
-    Ok((cells.into_iter().map(spreadsheet_safe).collect(), item))
+/// One review item as exported: the JSON object, and the CSV row in the same order.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ItemOut {
+    pub campaign_id: i64,
+    pub campaign: String,
+    pub campaign_launched_at: Option<String>,
+    pub campaign_deadline: Option<String>,
+    pub stage: i64,
+    pub item_id: i64,
+    pub identity: String,
+    pub identity_kind: String,
+    pub identity_email: Option<String>,
+    pub application: String,
+    pub entitlement: String,
+    pub privilege: String,
+    pub risk_score_at_launch: i64,
+    pub risk_factors_at_launch: String,
+    pub reviewer: Option<String>,
+    pub reviewer_email: Option<String>,
+    pub assigned_because: String,
+    pub decision: Option<String>,
+    pub outcome: Option<String>,
+    pub justification: Option<String>,
+    pub exception_until: Option<String>,
+    pub decided_at: Option<String>,
+    pub approver: Option<String>,
+    pub remediation_status: Option<String>,
+    pub remediation_done_by: Option<String>,
+    pub remediation_note: Option<String>,
+    pub verified_at: Option<String>,
+    pub failed_at: Option<String>,
+    /// The campaign's high-risk threshold, for the report.
+    #[serde(skip)]
+    pub high_risk: i64,
+}
+
+impl ItemOut {
+    fn from_row(row: &sqlx::any::AnyRow) -> Result<Self> {
+        let when = |c: &str| -> Result<Option<String>> { Ok(row.try_get::<Option<i64>, _>(c)?.map(iso)) };
+        Ok(ItemOut {
+            campaign_id: row.try_get("campaign_id")?,
+            campaign: row.try_get("campaign")?,
+            campaign_launched_at: when("launched_at")?,
+            campaign_deadline: when("deadline_at")?,
+            stage: row.try_get("stage")?,
+            item_id: row.try_get("item_id")?,
+            identity: row.try_get("identity_name")?,
+            identity_kind: row.try_get("identity_kind")?,
+            identity_email: row.try_get("identity_email")?,
+            application: row.try_get("application")?,
+            entitlement: row.try_get("entitlement")?,
+            privilege: row.try_get("privilege")?,
+            risk_score_at_launch: row.try_get("risk_score")?,
+            risk_factors_at_launch: row.try_get("risk_words")?,
+            reviewer: row.try_get("reviewer")?,
+            reviewer_email: row.try_get("reviewer_email")?,
+            assigned_because: row.try_get("assigned_by")?,
+            decision: row.try_get("decision")?,
+            outcome: row.try_get("outcome")?,
+            justification: row.try_get("justification")?,
+            exception_until: when("exception_until")?,
+            decided_at: when("decided_at")?,
+            approver: row.try_get("decided_by")?,
+            remediation_status: row.try_get("remediation")?,
+            remediation_done_by: row.try_get("done_by")?,
+            remediation_note: row.try_get("done_note")?,
+            verified_at: when("verified_at")?,
+            failed_at: when("failed_at")?,
+            high_risk: row.try_get("high_risk")?,
+        })
+    }
+
+    /// The CSV row, safe to open in a spreadsheet.
+    fn cells(&self) -> [String; 28] {
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        [
+            self.campaign_id.to_string(),
+            self.campaign.clone(),
+            o(&self.campaign_launched_at),
+            o(&self.campaign_deadline),
+            self.stage.to_string(),
+            self.item_id.to_string(),
+            self.identity.clone(),
+            self.identity_kind.clone(),
+            o(&self.identity_email),
+            self.application.clone(),
+            self.entitlement.clone(),
+            self.privilege.clone(),
+            self.risk_score_at_launch.to_string(),
+            self.risk_factors_at_launch.clone(),
+            o(&self.reviewer),
+            o(&self.reviewer_email),
+            self.assigned_because.clone(),
+            o(&self.decision),
+            o(&self.outcome),
+            o(&self.justification),
+            o(&self.exception_until),
+            o(&self.decided_at),
+            o(&self.approver),
+            o(&self.remediation_status),
+            o(&self.remediation_done_by),
+            o(&self.remediation_note),
+            o(&self.verified_at),
+            o(&self.failed_at),
+        ]
+        .map(spreadsheet_safe)
+    }
 }
 
 fn entry_json(entry: &Entry, hash: &str) -> serde_json::Value {
@@ -352,11 +392,13 @@ pub async fn write(db: &Db, scope: &Scope, dir: &Path, by: &Taker<'_>, at: i64) 
     let items = items_sql(scope);
     let mut rows = items.query()?.fetch(&db.pool);
     let mut item_rows = 0i64;
+    let mut tally = super::report::Tally::default();
     while let Some(row) = rows.try_next().await? {
-        let (cells, item) = item_row(&row)?;
-        csv_file.write_record(&cells).map_err(csv_err)?;
+        let item = ItemOut::from_row(&row)?;
+        csv_file.write_record(item.cells()).map_err(csv_err)?;
         json_file.write_all(if item_rows == 0 { b"\n" } else { b",\n" })?;
         serde_json::to_writer(&mut json_file, &item).map_err(json_err)?;
+        tally.add(item);
         item_rows += 1;
     }
     drop(rows);
@@ -381,7 +423,7 @@ pub async fn write(db: &Db, scope: &Scope, dir: &Path, by: &Taker<'_>, at: i64) 
     let csv_done = csv_file.into_inner().map_err(|e| DbError::Io(std::io::Error::other(e.to_string())))?.finish(EXPORT_FILES[0])?;
     let json_done = json_file.finish(EXPORT_FILES[1])?;
 
-    let report = super::report::render(db, scope, by.name, at, head_seq, &head_hash).await?;
+    let report = super::report::render(db, scope, tally, by.name, at, head_seq, &head_hash).await?;
     let mut report_file = Hashed::create(&dir.join(EXPORT_FILES[2]))?;
     report_file.write_all(report.as_bytes())?;
     let report_done = report_file.finish(EXPORT_FILES[2])?;

@@ -1,11 +1,13 @@
 //! The printable report: what was reviewed, by whom, with what outcome, and what became of
 //! the revocations. Rendered with askama; "Save as PDF" in a browser gives a clean document.
 
+use std::collections::{BTreeMap, HashMap};
+
 use askama::Template;
 use sqlx::Row;
 
-use super::export::{Scope, iso};
-use crate::db::{Db, DbError, Result, Sql};
+use super::export::{ItemOut, Scope, iso};
+use crate::db::{Db, DbError, Result};
 
 /// Rows listed in full in each of the report's tables; the CSV holds them all.
 pub const LISTED: i64 = 500;
@@ -30,6 +32,7 @@ pub struct Bar {
     pub y: i64,
 }
 
+#[derive(Debug, Default)]
 pub struct ReviewerLine {
     pub name: String,
     pub items: i64,
@@ -78,80 +81,114 @@ fn bars(counts: Vec<(String, i64)>) -> Vec<Bar> {
     counts.into_iter().enumerate().map(|(i, (label, count))| Bar { label, count, width: count * 100 / max, y: i as i64 * 28 }).collect()
 }
 
-fn scoped(head: &str, scope: &Scope, tail: &str) -> Sql {
-    let mut sql = Sql::new(head);
-    if let Some(id) = scope.campaign_id {
-        sql.push(" and r.campaign_id = ").bind(id);
+/// The report's figures, gathered while the export streams its rows: nothing is read twice.
+#[derive(Debug, Default)]
+pub struct Tally {
+    campaigns: BTreeMap<i64, i64>,
+    outcomes: HashMap<String, i64>,
+    remediation: BTreeMap<String, i64>,
+    reviewers: HashMap<String, ReviewerLine>,
+    exceptions: Vec<ItemOut>,
+    exceptions_total: i64,
+    revocations: Vec<ItemOut>,
+    revocations_total: i64,
+}
+
+/// Keeps the `LISTED` riskiest of `list` once it grows past twice that.
+fn keep_riskiest(list: &mut Vec<ItemOut>) {
+    if list.len() >= 2 * LISTED as usize {
+        list.sort_by(|a, b| b.risk_score_at_launch.cmp(&a.risk_score_at_launch).then(a.item_id.cmp(&b.item_id)));
+        list.truncate(LISTED as usize);
     }
-    if let Some(from) = scope.from_at {
-        sql.push(" and r.decided_at >= ").bind(from);
+}
+
+impl Tally {
+    pub fn add(&mut self, item: ItemOut) {
+        *self.campaigns.entry(item.campaign_id).or_default() += 1;
+        let outcome = match (&item.outcome, &item.decision) {
+            (Some(o), _) => o.clone(),
+            (None, Some(d)) => format!("decided, stage open: {d}"),
+            (None, None) => "undecided".to_string(),
+        };
+        *self.outcomes.entry(outcome).or_default() += 1;
+        if let Some(status) = &item.remediation_status {
+            *self.remediation.entry(status.clone()).or_default() += 1;
+        }
+        let name = item.reviewer.clone().unwrap_or_else(|| "(nobody)".to_string());
+        let line = self.reviewers.entry(name.clone()).or_insert_with(|| ReviewerLine { name, ..ReviewerLine::default() });
+        line.items += 1;
+        if item.decision.is_some() || item.outcome.is_some() {
+            line.decided += 1;
+        }
+        match item.decision.as_deref() {
+            Some("approve") => {
+                line.approved += 1;
+                if item.risk_score_at_launch >= item.high_risk {
+                    line.high_risk_approved += 1;
+                }
+            }
+            Some("revoke") => line.revoked += 1,
+            Some("exception") => line.exceptions += 1,
+            _ => {}
+        }
+        if item.decision.as_deref() == Some("exception") {
+            self.exceptions_total += 1;
+            self.exceptions.push(item);
+            keep_riskiest(&mut self.exceptions);
+        } else if matches!(item.outcome.as_deref(), Some("revoked" | "revoked at the deadline")) {
+            self.revocations_total += 1;
+            self.revocations.push(item);
+            keep_riskiest(&mut self.revocations);
+        }
     }
-    if let Some(to) = scope.to_at {
-        sql.push(" and r.decided_at <= ").bind(to);
-    }
-    sql.push(tail);
-    sql
 }
 
 fn opt_date(v: Option<i64>) -> String {
     v.map(crate::time_fmt::date).unwrap_or_else(|| "—".to_string())
 }
 
-async fn item_lines(db: &Db, scope: &Scope, condition: &str) -> Result<(Vec<ItemLine>, i64)> {
-    let from = "from review_item r left join remediation_task t on t.item_id = r.item_id where ";
-    let total: i64 = scoped(&format!("select count(*) {from}{condition}"), scope, "").query_scalar()?.fetch_one(&db.pool).await?;
-    let rows = scoped(
-        &format!(
-            "select r.identity_name, r.identity_kind, r.application, r.entitlement, r.risk_score, r.decided_by, r.decided_at, r.justification, \
-             r.exception_until, r.outcome, t.status, t.done_by {from}{condition}"
-        ),
-        scope,
-        &format!(" order by r.risk_score desc, r.item_id limit {LISTED}"),
-    )
-    .query()?
-    .fetch_all(&db.pool)
-    .await?;
-    let lines = rows
-        .iter()
-        .map(|row| {
-            let status: Option<String> = row.try_get("status")?;
-            let done_by: Option<String> = row.try_get("done_by")?;
-            let outcome: Option<String> = row.try_get("outcome")?;
-            Ok(ItemLine {
-                identity: row.try_get("identity_name")?,
-                kind: row.try_get("identity_kind")?,
-                application: row.try_get("application")?,
-                entitlement: row.try_get("entitlement")?,
-                risk: row.try_get("risk_score")?,
-                who: row.try_get::<Option<String>, _>("decided_by")?.unwrap_or_else(|| outcome.clone().unwrap_or_default()),
-                when: opt_date(row.try_get("decided_at")?),
-                justification: row.try_get::<Option<String>, _>("justification")?.unwrap_or_default(),
-                until: opt_date(row.try_get("exception_until")?),
-                remediation: match (status, done_by) {
-                    (Some(s), Some(by)) => format!("{s} (done by {by})"),
-                    (Some(s), None) => s,
-                    (None, _) => "—".to_string(),
-                },
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((lines, total))
+fn day_of(iso: &Option<String>) -> String {
+    iso.as_deref().and_then(|t| t.get(..10)).unwrap_or("—").to_string()
 }
 
-/// Gathers the figures for `scope` and renders the report.
-pub async fn render(db: &Db, scope: &Scope, by: &str, at: i64, head_seq: i64, head_hash: &str) -> Result<String> {
-    let campaigns = scoped(
-        "select c.campaign_id, c.name, c.scope_query, c.status, c.created_by, c.launched_at, c.deadline_at, c.closed_at, count(*) as items \
-         from review_item r join campaign c on c.campaign_id = r.campaign_id where 1 = 1",
-        scope,
-        " group by c.campaign_id, c.name, c.scope_query, c.status, c.created_by, c.launched_at, c.deadline_at, c.closed_at order by c.campaign_id",
-    )
-    .query()?
-    .fetch_all(&db.pool)
-    .await?
-    .iter()
-    .map(|row| {
-        Ok(CampaignLine {
+fn lines(mut items: Vec<ItemOut>) -> Vec<ItemLine> {
+    items.sort_by(|a, b| b.risk_score_at_launch.cmp(&a.risk_score_at_launch).then(a.item_id.cmp(&b.item_id)));
+    items.truncate(LISTED as usize);
+    items
+        .into_iter()
+        .map(|i| ItemLine {
+            who: i.approver.clone().unwrap_or_else(|| i.outcome.clone().unwrap_or_default()),
+            when: day_of(&i.decided_at),
+            until: day_of(&i.exception_until),
+            remediation: match (&i.remediation_status, &i.remediation_done_by) {
+                (Some(s), Some(by)) => format!("{s} (done by {by})"),
+                (Some(s), None) => s.clone(),
+                (None, _) => "—".to_string(),
+            },
+            justification: i.justification.unwrap_or_default(),
+            identity: i.identity,
+            kind: i.identity_kind,
+            application: i.application,
+            entitlement: i.entitlement,
+            risk: i.risk_score_at_launch,
+        })
+        .collect()
+}
+
+/// Renders the report from what the export gathered; only the campaigns' own rows are read.
+pub async fn render(db: &Db, scope: &Scope, tally: Tally, by: &str, at: i64, head_seq: i64, head_hash: &str) -> Result<String> {
+    let mut campaigns = Vec::new();
+    for (id, items) in &tally.campaigns {
+        let Some(row) = sqlx::query(
+            "select campaign_id, name, scope_query, status, created_by, launched_at, deadline_at, closed_at from campaign where campaign_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+        else {
+            continue;
+        };
+        campaigns.push(CampaignLine {
             id: row.try_get("campaign_id")?,
             name: row.try_get("name")?,
             scope: row.try_get("scope_query")?,
@@ -160,63 +197,15 @@ pub async fn render(db: &Db, scope: &Scope, by: &str, at: i64, head_seq: i64, he
             launched: opt_date(row.try_get("launched_at")?),
             deadline: opt_date(row.try_get("deadline_at")?),
             closed: opt_date(row.try_get("closed_at")?),
-            items: row.try_get("items")?,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
-    let items = campaigns.iter().map(|c| c.items).sum();
-    let outcomes = scoped(
-        "select coalesce(r.outcome, case when r.decision is null then 'undecided' else 'decided, stage open: ' || r.decision end) as o, count(*) as n \
-         from review_item r where 1 = 1",
-        scope,
-        " group by 1 order by 2 desc",
-    )
-    .query()?
-    .fetch_all(&db.pool)
-    .await?
-    .iter()
-    .map(|row| Ok((row.try_get("o")?, row.try_get("n")?)))
-    .collect::<Result<Vec<(String, i64)>>>()?;
-    let remediation = scoped(
-        "select t.status, count(*) as n from remediation_task t join review_item r on r.item_id = t.item_id where 1 = 1",
-        scope,
-        " group by t.status order by t.status",
-    )
-    .query()?
-    .fetch_all(&db.pool)
-    .await?
-    .iter()
-    .map(|row| Ok((row.try_get("status")?, row.try_get("n")?)))
-    .collect::<Result<Vec<(String, i64)>>>()?;
-    let reviewers = scoped(
-        "select coalesce(rv.display_name, '(nobody)') as name, count(*) as items, \
-         sum(case when r.decision is not null or r.outcome is not null then 1 else 0 end) as decided, \
-         sum(case when r.decision = 'approve' then 1 else 0 end) as approved, \
-         sum(case when r.decision = 'revoke' then 1 else 0 end) as revoked, \
-         sum(case when r.decision = 'exception' then 1 else 0 end) as exceptions, \
-         sum(case when r.decision = 'approve' and r.risk_score >= c.high_risk then 1 else 0 end) as high_risk_approved \
-         from review_item r join campaign c on c.campaign_id = r.campaign_id left join identity rv on rv.identity_id = r.reviewer_id where 1 = 1",
-        scope,
-        " group by coalesce(rv.display_name, '(nobody)') order by 2 desc limit 500",
-    )
-    .query()?
-    .fetch_all(&db.pool)
-    .await?
-    .iter()
-    .map(|row| {
-        Ok(ReviewerLine {
-            name: row.try_get("name")?,
-            items: row.try_get("items")?,
-            decided: row.try_get("decided")?,
-            approved: row.try_get("approved")?,
-            revoked: row.try_get("revoked")?,
-            exceptions: row.try_get("exceptions")?,
-            high_risk_approved: row.try_get("high_risk_approved")?,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
-    let (exceptions, exceptions_total) = item_lines(db, scope, "r.decision = 'exception'").await?;
-    let (revocations, revocations_total) = item_lines(db, scope, "r.outcome in ('revoked', 'revoked at the deadline')").await?;
+            items: *items,
+        });
+    }
+    let items = tally.campaigns.values().sum();
+    let mut outcomes: Vec<(String, i64)> = tally.outcomes.into_iter().collect();
+    outcomes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut reviewers: Vec<ReviewerLine> = tally.reviewers.into_values().collect();
+    reviewers.sort_by(|a, b| b.items.cmp(&a.items).then(a.name.cmp(&b.name)));
+    reviewers.truncate(LISTED as usize);
     let report = Report {
         scope: scope.describe(),
         generated_at: iso(at),
@@ -226,12 +215,12 @@ pub async fn render(db: &Db, scope: &Scope, by: &str, at: i64, head_seq: i64, he
         campaigns,
         items,
         outcomes: bars(outcomes),
-        remediation: bars(remediation),
+        remediation: bars(tally.remediation.into_iter().collect()),
         reviewers,
-        exceptions,
-        exceptions_total,
-        revocations,
-        revocations_total,
+        exceptions: lines(tally.exceptions),
+        exceptions_total: tally.exceptions_total,
+        revocations: lines(tally.revocations),
+        revocations_total: tally.revocations_total,
         listed: LISTED,
     };
     report.render().map_err(|e| DbError::Io(std::io::Error::other(e)))

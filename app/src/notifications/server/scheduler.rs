@@ -24,6 +24,10 @@ pub struct RunSummary {
     pub summaries: usize,
     /// Mails that could not be written for want of an address (their owners were told).
     pub undeliverable: usize,
+    /// Campaign owners told of exceptions that expire within a week.
+    pub exceptions: usize,
+    /// Follow-up reviews opened for expired exceptions.
+    pub follow_ups: Vec<i64>,
 }
 
 /// Runs every rule once at `now`.
@@ -34,6 +38,8 @@ pub async fn run(db: &Db, now: i64) -> Result<RunSummary> {
     remind(db, now, &mut summary).await?;
     escalate(db, now, &mut summary).await?;
     weekly_summaries(db, now, &mut summary).await?;
+    exceptions_expiring(db, now, &mut summary).await?;
+    summary.follow_ups = crate::evidence::server::exceptions::follow_up_expired(db, now).await?;
     Ok(summary)
 }
 
@@ -676,6 +682,67 @@ async fn weekly_summaries(db: &Db, now: i64, summary: &mut RunSummary) -> Result
             NewMail { kind: MailKind::Summary, recipient: &address, campaign_id: 0, slot: &slot, subject: &subject, content: &content };
         if outbox::enqueue(&mut tx, &mail, now).await?.is_some() {
             summary.summaries += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Tells each campaign owner, a week ahead, which exceptions of their closed campaigns expire:
+/// when they do, the access comes back for review in a follow-up campaign.
+async fn exceptions_expiring(db: &Db, now: i64, summary: &mut RunSummary) -> Result<()> {
+    let rows = sqlx::query(
+        "select r.campaign_id, c.name, c.created_by_user_id, c.created_by, r.identity_name, r.application, r.entitlement, r.exception_until, \
+         r.decided_by, r.justification from review_item r join campaign c on c.campaign_id = r.campaign_id \
+         where r.outcome = 'exception' and r.follow_up_campaign_id is null and r.exception_until > $1 and r.exception_until <= $2 \
+         order by r.campaign_id, r.exception_until",
+    )
+    .bind(now)
+    .bind(now + 7 * DAY)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut campaigns: BTreeMap<i64, (String, i64, String, Vec<Vec<String>>)> = BTreeMap::new();
+    for r in &rows {
+        let entry = campaigns.entry(r.try_get("campaign_id")?).or_insert_with(|| (String::new(), 0, String::new(), Vec::new()));
+        entry.0 = r.try_get("name")?;
+        entry.1 = r.try_get("created_by_user_id")?;
+        entry.2 = r.try_get("created_by")?;
+        entry.3.push(vec![
+            r.try_get("identity_name")?,
+            format!("{} · {}", r.try_get::<String, _>("application")?, r.try_get::<String, _>("entitlement")?),
+            date(r.try_get("exception_until")?),
+            r.try_get::<Option<String>, _>("decided_by")?.unwrap_or_default(),
+            r.try_get::<Option<String>, _>("justification")?.unwrap_or_default(),
+        ]);
+    }
+    let slot = date(week_start(now));
+    for (campaign_id, (name, owner_user_id, owner, rows)) in campaigns {
+        let mut tx = db.pool.begin().await?;
+        let Some(address) = owner_address(&mut tx, owner_user_id).await? else {
+            tracing::warn!(owner_user_id, campaign_id, "no address for a campaign owner: exceptions expiring");
+            continue;
+        };
+        let count = rows.len();
+        let content = MailContent {
+            greeting: format!("Hello {owner},"),
+            lead: format!("{count} exception(s) granted in “{name}” expire within a week."),
+            table: Some(MailTable {
+                caption: "Exceptions expiring".into(),
+                head: vec!["Identity".into(), "Access".into(), "Until".into(), "Approved by".into(), "Justification".into()],
+                rows,
+            }),
+            paragraphs: vec![
+                "When an exception expires, its access comes back for review in a follow-up campaign, to the reviewer who granted it."
+                    .into(),
+            ],
+            action: Some(("Open the campaign".into(), format!("/campaigns/{campaign_id}"))),
+            ..Default::default()
+        };
+        let subject = format!("{count} exception(s) in {name} expire within a week");
+        let mail =
+            NewMail { kind: MailKind::Exceptions, recipient: &address, campaign_id, slot: &slot, subject: &subject, content: &content };
+        if outbox::enqueue(&mut tx, &mail, now).await?.is_some() {
+            summary.exceptions += 1;
         }
         tx.commit().await?;
     }
