@@ -198,7 +198,7 @@ on_both_databases! {
         let ada = sink.to("ada@example.com");
         assert_eq!(ada.len(), 2, "launch notice and one reminder");
         assert_eq!(ada[1].subject, "Reminder: 4 access review items wait for you");
-        assert!(ada[1].text.contains("Q4 AWS production access · 4 ·"), "{}", ada[1].text);
+        assert!(ada[1].text.contains("- Q4 AWS production access · Open: 4 · High risk: "), "{}", ada[1].text);
         assert!(ada[1].text.contains("Unsubscribe from reminders: http://attest.test/unsubscribe/"), "{}", ada[1].text);
 
         // Ada decides everything; at 3 days before only Fay is reminded.
@@ -223,7 +223,7 @@ on_both_databases! {
         assert_eq!(sink.to("ada@example.com").len(), 2, "nothing more for Ada");
         let fay: Vec<String> = sink.to("fay@example.com").into_iter().map(|m| m.subject).collect();
         assert_eq!(fay.len(), 6, "launch, 7, 3 and 1 days before, and two overdue days: {fay:?}");
-        assert_eq!(fay[5], "Overdue: 1 access review items wait for you");
+        assert_eq!(fay[5], "Overdue: 1 access review item waits for you");
         let slots: i64 = app.count(&format!("select count(*) from reminder where campaign_id = {id}")).await;
         assert_eq!(slots, 6, "each reminder records the slot it covered");
     }

@@ -57,6 +57,25 @@ pub struct MailTable {
     pub rows: Vec<Vec<String>>,
 }
 
+impl MailTable {
+    /// The rows for the plain-text part: the first cell, then every other cell with its heading.
+    pub fn text_rows(&self) -> Vec<String> {
+        self.rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .enumerate()
+                    .map(|(i, cell)| match self.head.get(i) {
+                        Some(head) if i > 0 => format!("{head}: {cell}"),
+                        _ => cell.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            })
+            .collect()
+    }
+}
+
 /// One mail as the Outbox page lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxRow {

@@ -30,6 +30,11 @@ pub struct RunSummary {
     pub follow_ups: Vec<i64>,
 }
 
+/// "1 access review item waits" or "4 access review items wait".
+fn items_wait(n: i64) -> String {
+    if n == 1 { "1 access review item waits".to_string() } else { format!("{n} access review items wait") }
+}
+
 /// Runs every rule once at `now`.
 #[tracing::instrument(skip_all, fields(now))]
 pub async fn run(db: &Db, now: i64) -> Result<RunSummary> {
@@ -241,7 +246,8 @@ pub async fn launch_notices(conn: &mut AnyConnection, campaign_id: i64, now: i64
             action: Some(("Open my reviews".into(), "/reviews".into())),
             ..Default::default()
         };
-        let subject = format!("Access review: {items} items for you in “{name}”, due {}", date(deadline_at));
+        let subject =
+            format!("Access review: {items} {} for you in “{name}”, due {}", if items == 1 { "item" } else { "items" }, date(deadline_at));
         let mail =
             NewMail { kind: MailKind::Launch, recipient: address, campaign_id, slot: "launch", subject: &subject, content: &content };
         if outbox::enqueue(conn, &mail, now).await?.is_some() {
@@ -351,9 +357,9 @@ async fn digest(db: &Db, reviewer: i64, slots: &[(i64, i64)], now: i64, summary:
             let content = MailContent {
                 greeting: format!("Hello {name},"),
                 lead: if overdue {
-                    format!("{open} access review items wait for your decision, and a deadline has passed.")
+                    format!("{} for your decision, and a deadline has passed.", items_wait(open))
                 } else {
-                    format!("{open} access review items still wait for your decision.")
+                    format!("{} for your decision.", items_wait(open))
                 },
                 table: Some(MailTable {
                     caption: "Your open reviews".into(),
@@ -368,11 +374,8 @@ async fn digest(db: &Db, reviewer: i64, slots: &[(i64, i64)], now: i64, summary:
                 unsubscribe: Some(token),
                 ..Default::default()
             };
-            let subject = if overdue {
-                format!("Overdue: {open} access review items wait for you")
-            } else {
-                format!("Reminder: {open} access review items wait for you")
-            };
+            let subject =
+                if overdue { format!("Overdue: {} for you", items_wait(open)) } else { format!("Reminder: {} for you", items_wait(open)) };
             let mail =
                 NewMail { kind: MailKind::Reminder, recipient: address, campaign_id: 0, slot: &key, subject: &subject, content: &content };
             let id = outbox::enqueue(&mut tx, &mail, now).await?;
