@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, screenshotOnFailure, startServer } from './harness.mjs';
+import { launchBrowser, screenshotOnFailure, startServer, signInAs } from './harness.mjs';
 
 let server;
 let browser;
@@ -15,21 +15,13 @@ after(async () => {
   await server?.stop();
 });
 
-async function signInAs(persona) {
-  const page = await (await browser.newContext()).newPage();
-  await page.goto(`${server.url}/sign-in`);
-  await page.getByRole('button', { name: `Sign in as Demo ${persona} (demo)` }).click();
-  await page.waitForURL(`${server.url}/`);
-  return page;
-}
-
 function inDays(days) {
   return new Date(Date.now() + days * 86400000).toISOString().slice(0, 10);
 }
 
 test('an owner launches a campaign, a reviewer decides the riskiest items by keyboard, and the owner closes it with the revocation listed', async () => {
-  const owner = await signInAs('Campaign Owner');
-  const reviewer = await signInAs('Reviewer');
+  const owner = await signInAs(browser, server.url, 'Campaign Owner');
+  const reviewer = await signInAs(browser, server.url, 'Reviewer');
   await screenshotOnFailure(owner, 'campaign-owner', async () => {
     await owner.goto(`${server.url}/campaigns/new`);
     await owner.waitForLoadState('networkidle');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { attest, launchBrowser, screenshotOnFailure, startServer } from './harness.mjs';
+import { attest, launchBrowser, screenshotOnFailure, startServer, signInAs } from './harness.mjs';
 
 let server;
 let browser;
@@ -18,17 +18,8 @@ after(async () => {
   await server?.stop();
 });
 
-async function signInAs(persona) {
-  const context = await browser.newContext({ acceptDownloads: true });
-  const page = await context.newPage();
-  await page.goto(`${server.url}/sign-in`);
-  await page.getByRole('button', { name: `Sign in as Demo ${persona} (demo)` }).click();
-  await page.waitForURL(`${server.url}/`);
-  return page;
-}
-
 test('an auditor exports the closed demo campaign, downloads the CSV and the printable report, and the export verifies', async () => {
-  const auditor = await signInAs('Auditor');
+  const auditor = await signInAs(browser, server.url, 'Auditor');
   const saved = mkdtempSync(join(tmpdir(), 'attest-evidence-'));
   await screenshotOnFailure(auditor, 'evidence-auditor', async () => {
     // The closed demo campaign shows its remediation: verified, failed and open tasks.

@@ -110,3 +110,13 @@ export async function signIn(page, url) {
   await page.getByRole('button', { name: /Sign in as Demo Admin/ }).click();
   await page.waitForURL(`${url}/`);
 }
+
+/** A new browser context signed in as a demo persona ("Reviewer", "Auditor", …), on the overview. */
+export async function signInAs(browser, url, persona) {
+  const context = await browser.newContext({ acceptDownloads: true });
+  const page = await context.newPage();
+  await page.goto(`${url}/sign-in`);
+  await page.getByRole('button', { name: `Sign in as Demo ${persona} (demo)` }).click();
+  await page.waitForURL(`${url}/`);
+  return page;
+}

@@ -53,11 +53,7 @@ pub async fn create_export(campaign: String, from: String, to: String) -> Result
     };
     let request = ExportRequest { campaign_id, from: Some(from), to: Some(to) };
     let scope = export::scope_of(&state.db, &request).await?.map_err(AppError::Validation)?;
-    let subject: String = sqlx::query_scalar("select subject from app_user where app_user_id = $1")
-        .bind(user.app_user_id)
-        .fetch_one(&state.db.pool)
-        .await
-        .map_err(crate::db::DbError::from)?;
+    let subject = crate::campaigns::server::repo::subject_of(&state.db, &user).await?;
     // Written under a temporary name, then moved to the export's number.
     let staging = state.exports_dir.join(format!(".staging-{}-{}", user.app_user_id, crate::db::now()));
     let by = export::Taker { name: &user.display_name, subject: &subject };

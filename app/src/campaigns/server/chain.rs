@@ -68,6 +68,34 @@ pub struct NewEntry<'a> {
     pub at: i64,
 }
 
+impl<'a> NewEntry<'a> {
+    /// An entry about `item_id` (or the campaign) with nothing but who did what, when; set the
+    /// other fields with struct update syntax.
+    pub fn event(
+        campaign_id: i64,
+        item_id: Option<i64>,
+        stage: i64,
+        action: &'a str,
+        approver: &'a str,
+        subject: &'a str,
+        at: i64,
+    ) -> Self {
+        NewEntry {
+            campaign_id,
+            item_id,
+            stage,
+            action,
+            justification: None,
+            exception_until: None,
+            reassigned_to: None,
+            bulk: false,
+            approver,
+            approver_subject: subject,
+            at,
+        }
+    }
+}
+
 /// Appends inside the caller's transaction. Taking the head row first serialises writers, so
 /// the chain has no forks on either database.
 pub async fn append(conn: &mut sqlx::AnyConnection, new: NewEntry<'_>) -> Result<Entry> {

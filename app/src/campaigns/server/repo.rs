@@ -190,7 +190,7 @@ pub async fn create(db: &Db, draft: &CampaignDraft, by: &CurrentUser) -> Outcome
 
 /// The approver's stable name at the identity provider. Read outside the caller's
 /// transaction: on SQLite a transaction must write first to wait its turn instead of failing.
-async fn subject_of(db: &Db, user: &CurrentUser) -> Result<String> {
+pub async fn subject_of(db: &Db, user: &CurrentUser) -> Result<String> {
     let row = sqlx::query("select subject from app_user where app_user_id = $1").bind(user.app_user_id).fetch_one(&db.pool).await?;
     Ok(row.try_get("subject")?)
 }

@@ -88,23 +88,9 @@ async fn follow_up(db: &Db, original: i64, at: i64) -> Result<Option<i64>> {
     let note = format!("follow-up of {claimed} expired exceptions of campaign {original}: {inserted} still granted, in review");
     let approver = format!("{created_by} (rule: expired exceptions come back for review)");
     for action in ["create", "launch"] {
-        chain::append(
-            &mut tx,
-            NewEntry {
-                campaign_id,
-                item_id: None,
-                stage: if action == "create" { 0 } else { 1 },
-                action,
-                justification: Some(&note),
-                exception_until: None,
-                reassigned_to: None,
-                bulk: false,
-                approver: &approver,
-                approver_subject: &subject,
-                at,
-            },
-        )
-        .await?;
+        let stage = if action == "create" { 0 } else { 1 };
+        let event = NewEntry::event(campaign_id, None, stage, action, &approver, &subject, at);
+        chain::append(&mut tx, NewEntry { justification: Some(&note), ..event }).await?;
     }
     tx.commit().await?;
     tracing::info!(campaign_id, original, claimed, inserted, "opened a follow-up review of expired exceptions");

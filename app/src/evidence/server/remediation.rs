@@ -82,23 +82,9 @@ pub async fn check_source(db: &Db, source_id: i64, actor: &str, at: i64) -> Resu
         .execute(&mut *tx)
         .await?;
         let action = format!("remediation: {}", new_status.as_str());
-        chain::append(
-            &mut tx,
-            NewEntry {
-                campaign_id: row.try_get("campaign_id")?,
-                item_id: Some(row.try_get("item_id")?),
-                stage: row.try_get("stage")?,
-                action: &action,
-                justification: Some(&words),
-                exception_until: None,
-                reassigned_to: None,
-                bulk: false,
-                approver: actor,
-                approver_subject: actor,
-                at,
-            },
-        )
-        .await?;
+        let event =
+            NewEntry::event(row.try_get("campaign_id")?, Some(row.try_get("item_id")?), row.try_get("stage")?, &action, actor, actor, at);
+        chain::append(&mut tx, NewEntry { justification: Some(&words), ..event }).await?;
         match new_status {
             RemediationStatus::Verified => checked.verified += 1,
             _ => checked.failed += 1,
@@ -126,8 +112,7 @@ pub async fn mark_done(
     if note.chars().count() > MAX_NOTE {
         return Ok(Err(format!("note: at most {MAX_NOTE} characters")));
     }
-    let subject: String =
-        sqlx::query_scalar("select subject from app_user where app_user_id = $1").bind(by.app_user_id).fetch_one(&db.pool).await?;
+    let subject = crate::campaigns::server::repo::subject_of(db, by).await?;
     let mut tx = db.pool.begin().await?;
     let changed = sqlx::query(
         "update remediation_task set status = 'done', done_by = $1, done_note = $2, done_at = $3 where task_id = $4 and status in ('open', 'failed')",
@@ -148,23 +133,16 @@ pub async fn mark_done(
     .bind(task_id)
     .fetch_one(&mut *tx)
     .await?;
-    chain::append(
-        &mut tx,
-        NewEntry {
-            campaign_id: row.try_get("campaign_id")?,
-            item_id: Some(row.try_get("item_id")?),
-            stage: row.try_get("stage")?,
-            action: "remediation: done",
-            justification: Some(note),
-            exception_until: None,
-            reassigned_to: None,
-            bulk: false,
-            approver: &by.display_name,
-            approver_subject: &subject,
-            at,
-        },
-    )
-    .await?;
+    let event = NewEntry::event(
+        row.try_get("campaign_id")?,
+        Some(row.try_get("item_id")?),
+        row.try_get("stage")?,
+        "remediation: done",
+        &by.display_name,
+        &subject,
+        at,
+    );
+    chain::append(&mut tx, NewEntry { justification: Some(note), ..event }).await?;
     tx.commit().await?;
     let list = list(db, &Filter { task_id: Some(task_id), ..Filter::default() }, 1).await?;
     match list.into_iter().next() {
