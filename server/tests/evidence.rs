@@ -14,7 +14,7 @@ use crate::on_both_databases;
 
 const DAY: i64 = 86_400;
 
-async fn person(app: &TestApp, who: &str, roles: &[Role]) -> CurrentUser {
+pub(crate) async fn person(app: &TestApp, who: &str, roles: &[Role]) -> CurrentUser {
     let token = app.session_as(who, roles).await;
     app::session::server::repo::lookup(&app.db, &token, Default::default()).await.expect("lookup").expect("signed in")
 }
@@ -35,9 +35,9 @@ fn draft() -> CampaignDraft {
     }
 }
 
-struct Reviewed {
-    campaign: i64,
-    olga: CurrentUser,
+pub(crate) struct Reviewed {
+    pub(crate) campaign: i64,
+    pub(crate) olga: CurrentUser,
 }
 
 async fn item_id(app: &TestApp, campaign: i64, entitlement: &str, identity: &str) -> i64 {
@@ -52,7 +52,7 @@ async fn item_id(app: &TestApp, campaign: i64, entitlement: &str, identity: &str
 
 /// Ada revokes the orphaned `s3:*` grant and the API key's grant (with spreadsheet formulas
 /// as justifications), grants Ben an exception, and Olga closes the campaign.
-async fn reviewed_and_closed(app: &TestApp) -> Reviewed {
+pub(crate) async fn reviewed_and_closed(app: &TestApp) -> Reviewed {
     app.import(&fixture("campaign"), "hr").await.expect("imports");
     let olga = person(app, "olga", &[Role::CampaignOwner]).await;
     let ada = person(app, "ada", &[Role::Reviewer]).await;
@@ -80,7 +80,7 @@ async fn reviewed_and_closed(app: &TestApp) -> Reviewed {
     Reviewed { campaign, olga }
 }
 
-async fn task_status(app: &TestApp, campaign: i64, identity: &str) -> String {
+pub(crate) async fn task_status(app: &TestApp, campaign: i64, identity: &str) -> String {
     sqlx::query_scalar("select t.status from remediation_task t join review_item r on r.item_id = t.item_id where t.campaign_id = $1 and r.identity_name = $2")
         .bind(campaign)
         .bind(identity)
@@ -90,7 +90,7 @@ async fn task_status(app: &TestApp, campaign: i64, identity: &str) -> String {
 }
 
 /// The campaign fixture re-imported without the lines that contain `without`.
-async fn reimport_without(app: &TestApp, without: &[&str]) -> app::imports::ImportSummary {
+pub(crate) async fn reimport_without(app: &TestApp, without: &[&str]) -> app::imports::ImportSummary {
     let dir = crate::helpers::bundle_copy("campaign");
     let grants = std::fs::read_to_string(dir.path().join("grants.csv")).expect("read");
     let kept: String = grants.lines().filter(|l| !without.iter().any(|w| l.contains(w))).map(|l| format!("{l}\n")).collect();

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::notifications::{CampaignMail, MailInfo, OutboxPage};
+use crate::notifications::{CampaignMail, MailInfo, NewWebhook, OutboxPage, WebhooksPage};
 #[cfg(feature = "ssr")]
 use crate::session::Permission;
 
@@ -106,4 +106,49 @@ pub async fn set_mail_schedule(
     }
     tracing::info!(user = %user.display_name, campaign = campaign_id, reminders = %text, escalate_after_days, close_after_days, "mail schedule changed");
     Ok(())
+}
+
+/// The receivers of remediation events.
+#[server(endpoint = "admin_webhooks")]
+pub async fn admin_webhooks() -> Result<WebhooksPage, AppError> {
+    crate::session::server::require(Permission::ManageAccess).await?;
+    let state = crate::state::app_state()?;
+    Ok(WebhooksPage { webhooks: crate::notifications::server::webhooks::list(&state.db).await?, now: crate::db::now() })
+}
+
+/// Adds a receiver; the answer holds its signing secret, shown once.
+#[server(endpoint = "admin_create_webhook")]
+pub async fn admin_create_webhook(url: String, description: String) -> Result<NewWebhook, AppError> {
+    use crate::notifications::server::webhooks;
+    let admin = crate::session::server::require(Permission::ManageAccess).await?;
+    let url = webhooks::check_url(&url).map_err(AppError::Validation)?;
+    let state = crate::state::app_state()?;
+    let subject = crate::campaigns::server::repo::subject_of(&state.db, &admin).await?;
+    let (webhook, secret) = webhooks::create(&state.db, &url, &description, &admin, &subject, crate::db::now()).await?;
+    tracing::info!(user = %admin.display_name, webhook = webhook.webhook_id, url = %webhook.url, "webhook added");
+    Ok(NewWebhook { webhook, secret })
+}
+
+/// Stops a receiver; deliveries still waiting for it are marked failed.
+#[server(endpoint = "admin_disable_webhook")]
+pub async fn admin_disable_webhook(webhook_id: i64) -> Result<(), AppError> {
+    let admin = crate::session::server::require(Permission::ManageAccess).await?;
+    let state = crate::state::app_state()?;
+    if !crate::notifications::server::webhooks::disable(&state.db, webhook_id, &admin, crate::db::now()).await? {
+        return Err(AppError::Validation(format!("webhook {webhook_id} is disabled already or does not exist")));
+    }
+    tracing::info!(user = %admin.display_name, webhook = webhook_id, "webhook disabled");
+    Ok(())
+}
+
+/// Sends a `ping` event to a receiver, so an admin sees it arrive (or why it does not).
+#[server(endpoint = "admin_ping_webhook")]
+pub async fn admin_ping_webhook(webhook_id: i64) -> Result<String, AppError> {
+    let admin = crate::session::server::require(Permission::ManageAccess).await?;
+    let state = crate::state::app_state()?;
+    if !crate::notifications::server::webhooks::ping(&state.db, webhook_id, &admin, crate::db::now()).await? {
+        return Err(AppError::Validation(format!("webhook {webhook_id} is disabled or does not exist")));
+    }
+    tracing::info!(user = %admin.display_name, webhook = webhook_id, "webhook ping queued");
+    Ok("A ping is on its way; the Outbox page shows how the receiver answered.".into())
 }

@@ -1,6 +1,7 @@
-//! Mail: launch notices, reminder digests, escalations and weekly summaries. Each mail is a row
-//! of the outbox, written in the same transaction as the change it tells about; the server's
-//! worker sends it. Admins see every mail and its fate on the Outbox page.
+//! Mail (launch notices, reminder digests, escalations, weekly summaries) and webhooks
+//! (remediation events posted as signed JSON). Each mail or delivery is a row of the outbox,
+//! written in the same transaction as the change it tells about; the server's worker sends it.
+//! Admins see every mail and delivery and its fate on the Outbox page.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,7 @@ text_enum!(
         Undeliverable => "undeliverable", "no address";
         Test => "test", "test mail";
         Exceptions => "exceptions", "exceptions expiring";
+        Webhook => "webhook", "webhook";
     }
 );
 
@@ -128,5 +130,47 @@ pub struct CampaignMail {
     pub reminder_days: String,
     pub escalate_after_days: i64,
     pub close_after_days: i64,
+    pub now: i64,
+}
+
+text_enum!(
+    /// What a webhook delivery tells of.
+    WebhookEvent, "webhook event" {
+        Opened => "remediation.opened", "task opened";
+        Done => "remediation.done", "task done";
+        Verified => "remediation.verified", "task verified";
+        Failed => "remediation.failed", "task failed";
+        Ping => "ping", "test event";
+    }
+);
+
+/// A receiver of webhook deliveries, as the Webhooks page lists it. Its secret is not here:
+/// it is shown once, when the receiver is added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub webhook_id: i64,
+    pub url: String,
+    pub description: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub disabled_by: Option<String>,
+    pub disabled_at: Option<i64>,
+    pub sent: i64,
+    pub pending: i64,
+    pub failed: i64,
+    pub last_sent_at: Option<i64>,
+}
+
+/// A receiver just added, with its signing secret, shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewWebhook {
+    pub webhook: Webhook,
+    pub secret: String,
+}
+
+/// The Webhooks page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhooksPage {
+    pub webhooks: Vec<Webhook>,
     pub now: i64,
 }

@@ -2,8 +2,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::error_view;
-use crate::notifications::api::{RemindReviewers, RetryMail, SendTestMail, SetMailSchedule, get_campaign_mail, mail_settings, outbox};
-use crate::notifications::{CampaignMail, MailStatus, OutboxPage, OutboxRow};
+use crate::notifications::api::{
+    AdminCreateWebhook, AdminDisableWebhook, AdminPingWebhook, RemindReviewers, RetryMail, SendTestMail, SetMailSchedule, admin_webhooks,
+    get_campaign_mail, mail_settings, outbox,
+};
+use crate::notifications::{CampaignMail, MailStatus, OutboxPage, OutboxRow, WebhookEvent, WebhooksPage};
 use crate::time_fmt;
 
 /// Every mail attest wrote, what became of it, and why a failed one failed. Admins only.
@@ -206,4 +209,106 @@ fn MailFacts(
             </ActionForm>
         })}
     }
+}
+
+/// Receivers of remediation events: added, tested, disabled. Admins only.
+#[component]
+pub fn WebhooksAdminPage() -> impl IntoView {
+    let create = ServerAction::<AdminCreateWebhook>::new();
+    let disable = ServerAction::<AdminDisableWebhook>::new();
+    let ping = ServerAction::<AdminPingWebhook>::new();
+    let page = Resource::new(move || (create.version().get(), disable.version().get(), ping.version().get()), |_| admin_webhooks());
+    let events = WebhookEvent::ALL.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", ");
+    view! {
+        <Title text="Webhooks · attest" />
+        <section class="page">
+            <h1>"Webhooks"</h1>
+            <p class="lede">
+                "attest posts every change to a remediation task as JSON to each receiver here, so a ticketing system or a script "
+                "can carry out revocations. Events: " {events} ". Each delivery is signed: the header "
+                <code>"X-Attest-Signature: t=<unix seconds>,v1=<hex>"</code> " holds the HMAC-SHA256 of " <code>"<t>.<body>"</code>
+                " with the receiver's secret. A receiver that does not answer 2xx gets the delivery again after 1, 2, 4 and 8 minutes; "
+                "the Outbox page shows every attempt."
+            </p>
+            <ActionForm action=create attr:class="webhook-form">
+                <label>"URL " <input type="url" name="url" required maxlength="2000" placeholder="https://tickets.example.com/hooks/attest" /></label>
+                <label>"Description " <input type="text" name="description" maxlength="200" placeholder="ServiceNow revocation queue" /></label>
+                <button type="submit" class="primary">"Add webhook"</button>
+            </ActionForm>
+            {move || create.value().get().map(|result| match result {
+                Ok(new) => view! {
+                    <div class="notice secret" role="status">
+                        <p>"Webhook to " <strong>{new.webhook.url}</strong> " added. Copy its signing secret now: it is not shown again."</p>
+                        <code class="secret" data-testid="new-webhook-secret">{new.secret}</code>
+                    </div>
+                }.into_any(),
+                Err(e) => error_view(e),
+            })}
+            {move || disable.value().get().and_then(|r| r.err()).map(error_view)}
+            {move || ping.value().get().map(|r| match r {
+                Ok(message) => view! { <p class="notice" role="status">{message}" "<a href="/admin/outbox">"Open the Outbox"</a></p> }.into_any(),
+                Err(e) => error_view(e),
+            })}
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Ok(page) => view! { <WebhooksView page disable ping /> }.into_any(),
+                        Err(e) => error_view(e),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn WebhooksView(page: WebhooksPage, disable: ServerAction<AdminDisableWebhook>, ping: ServerAction<AdminPingWebhook>) -> impl IntoView {
+    let now = page.now;
+    if page.webhooks.is_empty() {
+        return view! { <p class="muted">"No webhooks yet. Remediation tasks are also on the Remediation page and at GET /api/v1/remediation."</p> }
+            .into_any();
+    }
+    view! {
+        <table class="webhooks">
+            <thead><tr>
+                <th scope="col">"URL"</th><th scope="col">"Description"</th><th scope="col">"Status"</th>
+                <th scope="col">"Deliveries"</th><th scope="col">"Added"</th><th scope="col"></th>
+            </tr></thead>
+            <tbody>
+                {page.webhooks.into_iter().map(|w| {
+                    let status = match (w.disabled_at, &w.disabled_by) {
+                        (Some(at), by) => format!("disabled {} by {}", time_fmt::date(at), by.clone().unwrap_or_default()),
+                        (None, _) => "active".to_string(),
+                    };
+                    let deliveries = format!(
+                        "{} sent · {} waiting · {} failed{}",
+                        w.sent, w.pending, w.failed,
+                        w.last_sent_at.map(|at| format!(" · last {}", time_fmt::relative(at, now))).unwrap_or_default()
+                    );
+                    let active = w.disabled_at.is_none();
+                    let id = w.webhook_id;
+                    view! {
+                        <tr data-testid="webhook">
+                            <td><code>{w.url}</code></td>
+                            <td>{w.description}</td>
+                            <td>{status}</td>
+                            <td>{deliveries}</td>
+                            <td>{time_fmt::date(w.created_at)}" by "{w.created_by}</td>
+                            <td>{active.then(|| view! {
+                                <ActionForm action=ping>
+                                    <input type="hidden" name="webhook_id" value=id />
+                                    <button type="submit" class="small">"Send a test event"</button>
+                                </ActionForm>
+                                <ActionForm action=disable>
+                                    <input type="hidden" name="webhook_id" value=id />
+                                    <button type="submit" class="small danger">"Disable"</button>
+                                </ActionForm>
+                            })}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }

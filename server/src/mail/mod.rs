@@ -1,6 +1,6 @@
-//! Sending the outbox: through an SMTP server (lettre), or as .eml files into a folder when
-//! none is configured; the background loop that runs the scheduler and sends what is due; and
-//! the unsubscribe page reminders link to.
+//! Sending the outbox: mails through an SMTP server (lettre), or as .eml files into a folder
+//! when none is configured, and webhook deliveries as signed HTTP POSTs; the background loop
+//! that runs the scheduler and sends what is due; and the unsubscribe page reminders link to.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use app::db::Db;
 use app::notifications::MailInfo;
 use app::notifications::server::clock::Clock;
 use app::notifications::server::outbox::{self, Queued};
-use app::notifications::server::{compose, scheduler};
+use app::notifications::server::{compose, scheduler, webhooks};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -38,6 +38,8 @@ pub struct Mailer {
     description: String,
     from: Mailbox,
     public_url: String,
+    /// Posts webhook deliveries; follows no redirects, so a delivery goes only where the admin said.
+    http: reqwest::Client,
     pub max_attempts: i64,
 }
 
@@ -62,7 +64,20 @@ impl Mailer {
             }
             None => (Transport::Files(dir.to_path_buf()), format!("files in {}", dir.display())),
         };
-        Ok(Mailer { transport, description, from, public_url: public_url.trim_end_matches('/').to_string(), max_attempts: MAX_ATTEMPTS })
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(15))
+            .user_agent(concat!("attest/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("HTTP client for webhooks: {e}"))?;
+        Ok(Mailer {
+            transport,
+            description,
+            from,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            http,
+            max_attempts: MAX_ATTEMPTS,
+        })
     }
 
     pub fn info(&self) -> MailInfo {
@@ -101,33 +116,86 @@ impl Mailer {
         }
     }
 
-    /// Sends what is due at `now`, marks each mail sent, or schedules its next attempt, or gives
-    /// it up after `max_attempts`.
+    /// Posts one webhook delivery, signed at `now`; says how the receiver answered, or why it failed.
+    pub async fn post(&self, hook: &webhooks::Due, now: i64) -> Result<String, String> {
+        let answer = self
+            .http
+            .post(&hook.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(webhooks::EVENT_HEADER, &hook.event)
+            .header(webhooks::DELIVERY_HEADER, hook.outbox_id.to_string())
+            .header(webhooks::SIGNATURE_HEADER, webhooks::signature(&hook.secret, now, &hook.body))
+            .body(hook.body.clone())
+            .send()
+            .await
+            .map_err(|e| format!("POST {}: {}", hook.url, error_chain(&e)))?;
+        let status = answer.status();
+        if status.is_success() {
+            return Ok(format!("HTTP {}", status.as_u16()));
+        }
+        let text: String = answer.text().await.unwrap_or_default().chars().take(200).collect();
+        Err(format!("POST {}: HTTP {}{}", hook.url, status.as_u16(), if text.is_empty() { String::new() } else { format!(": {text}") }))
+    }
+
+    /// Sends what is due at `now`, mails and webhook deliveries; marks each sent, or schedules
+    /// its next attempt, or gives it up after `max_attempts`.
     pub async fn send_due(&self, db: &Db, now: i64) -> Result<Delivery, app::db::DbError> {
         let mut done = Delivery::default();
         for mail in outbox::due(db, now, 100).await? {
             if !outbox::claim(db, mail.outbox_id, now, LEASE_SECS).await? {
                 continue;
             }
-            match self.deliver(&mail).await {
-                Ok(to) => {
-                    outbox::mark_sent(db, mail.outbox_id, now, &to).await?;
-                    done.sent += 1;
-                }
-                Err(error) => {
-                    let attempts = mail.attempts + 1;
-                    if outbox::mark_failed(db, mail.outbox_id, now, attempts, &error, self.max_attempts).await? {
-                        tracing::error!(outbox_id = mail.outbox_id, attempts, %error, "mail given up");
-                        done.failed += 1;
-                    } else {
-                        tracing::warn!(outbox_id = mail.outbox_id, attempts, %error, "mail not sent; trying again later");
-                        done.retrying += 1;
-                    }
-                }
+            let sent = self.deliver(&mail).await;
+            self.record(db, mail.outbox_id, mail.attempts + 1, now, sent, &mut done).await?;
+        }
+        for hook in webhooks::due(db, now, 100).await? {
+            if !outbox::claim(db, hook.outbox_id, now, LEASE_SECS).await? {
+                continue;
             }
+            let sent = self.post(&hook, now).await;
+            self.record(db, hook.outbox_id, hook.attempts + 1, now, sent, &mut done).await?;
         }
         Ok(done)
     }
+
+    async fn record(
+        &self,
+        db: &Db,
+        outbox_id: i64,
+        attempts: i64,
+        now: i64,
+        sent: Result<String, String>,
+        done: &mut Delivery,
+    ) -> Result<(), app::db::DbError> {
+        match sent {
+            Ok(to) => {
+                outbox::mark_sent(db, outbox_id, now, &to).await?;
+                done.sent += 1;
+            }
+            Err(error) => {
+                if outbox::mark_failed(db, outbox_id, now, attempts, &error, self.max_attempts).await? {
+                    tracing::error!(outbox_id, attempts, %error, "delivery given up");
+                    done.failed += 1;
+                } else {
+                    tracing::warn!(outbox_id, attempts, %error, "not delivered; trying again later");
+                    done.retrying += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An error with its causes, e.g. "error sending request: connection refused".
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// An SMTP transport from its URL, and how to describe it without the password.

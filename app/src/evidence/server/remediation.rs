@@ -6,6 +6,8 @@ use sqlx::Row;
 use crate::campaigns::server::chain::{self, NewEntry};
 use crate::db::{Db, Result, Sql};
 use crate::evidence::{RemediationCounts, RemediationList, RemediationStatus, RemediationTask};
+use crate::notifications::WebhookEvent;
+use crate::notifications::server::webhooks;
 use crate::session::CurrentUser;
 
 const DAY: i64 = 86_400;
@@ -20,7 +22,8 @@ pub const MAX_NOTE: usize = 2_000;
 /// Opens a task for every final revocation of the campaign that has none yet; inside the
 /// transaction that makes the revocations final.
 pub async fn open_tasks(conn: &mut sqlx::AnyConnection, campaign_id: i64, at: i64) -> Result<u64> {
-    Ok(sqlx::query(
+    let before: Option<i64> = sqlx::query("select max(task_id) as id from remediation_task").fetch_one(&mut *conn).await?.try_get("id")?;
+    let opened = sqlx::query(
         "insert into remediation_task (campaign_id, item_id, access_grant_id, source_id, reason, status, created_at) \
          select r.campaign_id, r.item_id, r.access_grant_id, g.source_id, r.outcome, 'open', $2 \
          from review_item r join access_grant g on g.access_grant_id = r.access_grant_id \
@@ -31,7 +34,19 @@ pub async fn open_tasks(conn: &mut sqlx::AnyConnection, campaign_id: i64, at: i6
     .bind(at)
     .execute(&mut *conn)
     .await?
-    .rows_affected())
+    .rows_affected();
+    if opened > 0 {
+        let ids = sqlx::query("select task_id from remediation_task where campaign_id = $1 and task_id > $2 order by task_id")
+            .bind(campaign_id)
+            .bind(before.unwrap_or(0))
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get("task_id"))
+            .collect::<std::result::Result<Vec<i64>, _>>()?;
+        webhooks::tasks_changed(conn, &ids, WebhookEvent::Opened, at).await?;
+    }
+    Ok(opened)
 }
 
 /// What one import found about the tasks of its source.
@@ -58,6 +73,7 @@ pub async fn check_source(db: &Db, source_id: i64, actor: &str, at: i64) -> Resu
     .fetch_all(&mut *tx)
     .await?;
     let mut checked = Checked::default();
+    let (mut verified, mut failed) = (Vec::new(), Vec::new());
     for row in rows {
         let task_id: i64 = row.try_get("task_id")?;
         let status: String = row.try_get("status")?;
@@ -86,11 +102,15 @@ pub async fn check_source(db: &Db, source_id: i64, actor: &str, at: i64) -> Resu
             NewEntry::event(row.try_get("campaign_id")?, Some(row.try_get("item_id")?), row.try_get("stage")?, &action, actor, actor, at);
         chain::append(&mut tx, NewEntry { justification: Some(&words), ..event }).await?;
         match new_status {
-            RemediationStatus::Verified => checked.verified += 1,
-            _ => checked.failed += 1,
+            RemediationStatus::Verified => verified.push(task_id),
+            _ => failed.push(task_id),
         }
     }
+    webhooks::tasks_changed(&mut tx, &verified, WebhookEvent::Verified, at).await?;
+    webhooks::tasks_changed(&mut tx, &failed, WebhookEvent::Failed, at).await?;
     tx.commit().await?;
+    checked.verified = verified.len() as u64;
+    checked.failed = failed.len() as u64;
     Ok(checked)
 }
 
@@ -143,6 +163,7 @@ pub async fn mark_done(
         at,
     );
     chain::append(&mut tx, NewEntry { justification: Some(note), ..event }).await?;
+    webhooks::tasks_changed(&mut tx, &[task_id], WebhookEvent::Done, at).await?;
     tx.commit().await?;
     let list = list(db, &Filter { task_id: Some(task_id), ..Filter::default() }, 1).await?;
     match list.into_iter().next() {
@@ -159,9 +180,12 @@ pub struct Filter {
     pub task_id: Option<i64>,
 }
 
-const TASK_COLUMNS: &str = "t.task_id, t.campaign_id, c.name as campaign, t.item_id, r.identity_name, r.identity_kind, r.application, \
+/// A task with everything shown about it; callers add `where`.
+pub const TASK_SELECT: &str = "select t.task_id, t.campaign_id, c.name as campaign, t.item_id, r.identity_name, r.identity_kind, r.application, \
     r.entitlement, s.name as source, t.reason, r.decided_by, r.justification, t.status, t.created_at, t.done_by, t.done_note, t.done_at, \
-    t.checked_by, t.checked_at, t.verified_at, t.failed_at";
+    t.checked_by, t.checked_at, t.verified_at, t.failed_at \
+    from remediation_task t join campaign c on c.campaign_id = t.campaign_id \
+    join review_item r on r.item_id = t.item_id join source s on s.source_id = t.source_id";
 
 fn filtered(sql: &mut Sql, filter: &Filter) {
     sql.push(" where 1 = 1");
@@ -176,7 +200,7 @@ fn filtered(sql: &mut Sql, filter: &Filter) {
     }
 }
 
-fn task_from(row: &sqlx::any::AnyRow) -> Result<RemediationTask> {
+pub fn task_from(row: &sqlx::any::AnyRow) -> Result<RemediationTask> {
     let status: String = row.try_get("status")?;
     Ok(RemediationTask {
         task_id: row.try_get("task_id")?,
@@ -205,10 +229,7 @@ fn task_from(row: &sqlx::any::AnyRow) -> Result<RemediationTask> {
 
 /// Tasks, failed first, then open, done and verified; newest first within each.
 pub async fn list(db: &Db, filter: &Filter, limit: i64) -> Result<Vec<RemediationTask>> {
-    let mut sql = Sql::new(&format!(
-        "select {TASK_COLUMNS} from remediation_task t join campaign c on c.campaign_id = t.campaign_id \
-         join review_item r on r.item_id = t.item_id join source s on s.source_id = t.source_id"
-    ));
+    let mut sql = Sql::new(TASK_SELECT);
     filtered(&mut sql, filter);
     sql.push(" order by case t.status when 'failed' then 0 when 'open' then 1 when 'done' then 2 else 3 end, t.task_id desc limit ")
         .bind(limit);

@@ -82,7 +82,7 @@ pub struct Queued {
 pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>> {
     let rows = sqlx::query(
         "select outbox_id, kind, recipient, subject, payload, attempts, created_at from outbox \
-         where status = 'pending' and next_attempt_at <= $1 order by next_attempt_at, outbox_id limit $2",
+         where kind <> 'webhook' and status = 'pending' and next_attempt_at <= $1 order by next_attempt_at, outbox_id limit $2",
     )
     .bind(now)
     .bind(limit)
@@ -156,7 +156,8 @@ pub async fn mark_failed(db: &Db, outbox_id: i64, now: i64, attempts: i64, error
 /// Sends a failed mail again from the start.
 pub async fn retry(db: &Db, outbox_id: i64, now: i64) -> Result<bool> {
     let done = sqlx::query(
-        "update outbox set status = 'pending', attempts = 0, next_attempt_at = $1 where outbox_id = $2 and status = 'failed' and recipient not like 'no address:%'",
+        "update outbox set status = 'pending', attempts = 0, next_attempt_at = $1 where outbox_id = $2 and status = 'failed' and recipient not like 'no address:%' \
+         and (webhook_id is null or webhook_id in (select webhook_id from webhook where disabled_at is null))",
     )
     .bind(now)
     .bind(outbox_id)
