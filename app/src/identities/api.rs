@@ -16,7 +16,9 @@ pub async fn search_grants(query: String, page: u32) -> Result<GrantPage, AppErr
     let (rows, total) = crate::identities::server::repo::query_grants(&state.db, &query, true, i64::from(GRANTS_PER_PAGE), offset)
         .await?
         .map_err(|e| AppError::Validation(e.to_string()))?;
-    Ok(GrantPage { rows, total, page, per_page: GRANTS_PER_PAGE, now: crate::db::now() })
+    let ids: Vec<i64> = rows.iter().map(|g| g.access_grant_id).collect();
+    let exceptions = crate::identities::server::repo::active_exceptions(&state.db, &ids).await?;
+    Ok(GrantPage { rows, exceptions, total, page, per_page: GRANTS_PER_PAGE, now: crate::db::now() })
 }
 
 #[server(endpoint = "list_identities")]

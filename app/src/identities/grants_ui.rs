@@ -67,15 +67,21 @@ pub fn GrantsPage() -> impl IntoView {
                                 </tr>
                             </thead>
                             <tbody>
-                                {page.rows.into_iter().map(|g| view! {
-                                    <tr data-kind=g.identity_kind.as_str()>
+                                {page.rows.into_iter().map(|g| {
+                                    let exception = page.exceptions.iter().find(|(id, _)| *id == g.access_grant_id).map(|(_, text)| text.clone());
+                                    let excepted = exception.is_some();
+                                    view! {
+                                    <tr data-kind=g.identity_kind.as_str() class:excepted=excepted>
                                         <td><Risk score=g.risk_score words=g.risk_words /></td>
                                         <td><a href=format!("/identities/{}", g.identity_id)>{g.identity}</a>" "<KindBadge kind=g.identity_kind /></td>
                                         <td>{g.application}</td>
-                                        <td>{g.entitlement}</td>
+                                        <td>{g.entitlement}{exception.map(|text| view! {
+                                            <br /><span class="badge exception" title=text.clone()>"exception"</span>" "<span class="exception">{text}</span>
+                                        })}</td>
                                         <td><PrivilegeBadge privilege=g.privilege inferred=g.privilege_inferred /></td>
                                         <td>{ago_or(g.last_used_at, now, "never")}</td>
                                     </tr>
+                                    }
                                 }).collect_view()}
                             </tbody>
                         </table>

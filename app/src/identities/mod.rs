@@ -293,6 +293,8 @@ pub struct ApplicationRow {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GrantPage {
     pub rows: Vec<GrantRow>,
+    /// Grants on this page kept by an exception that has not expired, with its words.
+    pub exceptions: Vec<(i64, String)>,
     pub total: i64,
     pub page: u32,
     pub per_page: u32,

@@ -169,32 +169,8 @@ pub async fn detail(db: &Db, identity_id: i64) -> Result<IdentityDetail> {
     sql.push(" order by i.display_name limit 200");
     let owns = sql.query()?.fetch_all(&db.pool).await?;
     let owns = owns.iter().map(identity_row).collect::<Result<Vec<_>>>()?;
-    let exceptions = sqlx::query(
-        "select r.access_grant_id, r.exception_until, r.decided_by, r.justification, c.name from review_item r \
-         join campaign c on c.campaign_id = r.campaign_id where r.identity_id = $1 and r.decision = 'exception' and r.exception_until > $2 \
-         order by r.exception_until",
-    )
-    .bind(identity_id)
-    .bind(now())
-    .fetch_all(&db.pool)
-    .await?
-    .iter()
-    .map(|row| {
-        let until: i64 = row.try_get("exception_until")?;
-        let by: Option<String> = row.try_get("decided_by")?;
-        let why: Option<String> = row.try_get("justification")?;
-        let campaign: String = row.try_get("name")?;
-        Ok((
-            row.try_get("access_grant_id")?,
-            format!(
-                "exception until {}, approved by {} in “{campaign}”: {}",
-                crate::time_fmt::date(until),
-                by.unwrap_or_default(),
-                why.unwrap_or_default()
-            ),
-        ))
-    })
-    .collect::<Result<Vec<(i64, String)>>>()?;
+    let ids: Vec<i64> = grants.iter().map(|g| g.access_grant_id).collect();
+    let exceptions = active_exceptions(db, &ids).await?;
     Ok(IdentityDetail { identity, grants, owns, exceptions, now: now() })
 }
 
@@ -211,6 +187,42 @@ pub async fn grants(db: &Db, by_risk: bool, limit: Option<i64>) -> Result<Vec<Gr
 
 /// Current grants matching a query, a page at a time, with the total. `Ok(Err(_))` is a
 /// query the user got wrong, with the column of the mistake.
+/// The grants among `grant_ids` kept by an exception that has not expired, each with who
+/// approved it, until when, in which campaign and why.
+pub async fn active_exceptions(db: &Db, grant_ids: &[i64]) -> Result<Vec<(i64, String)>> {
+    let mut found = Vec::new();
+    for chunk in grant_ids.chunks(500) {
+        let mut sql = Sql::new(
+            "select r.access_grant_id, r.exception_until, r.decided_by, r.justification, c.name from review_item r \
+             join campaign c on c.campaign_id = r.campaign_id where r.decision = 'exception' and r.exception_until > ",
+        );
+        sql.bind(now()).push(" and r.access_grant_id in (");
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(*id);
+        }
+        sql.push(") order by r.exception_until");
+        for row in sql.query()?.fetch_all(&db.pool).await? {
+            let until: i64 = row.try_get("exception_until")?;
+            let by: Option<String> = row.try_get("decided_by")?;
+            let why: Option<String> = row.try_get("justification")?;
+            let campaign: String = row.try_get("name")?;
+            found.push((
+                row.try_get("access_grant_id")?,
+                format!(
+                    "exception until {}, approved by {} in “{campaign}”: {}",
+                    crate::time_fmt::date(until),
+                    by.unwrap_or_default(),
+                    why.unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    Ok(found)
+}
+
 pub async fn query_grants(
     db: &Db,
     query: &str,
