@@ -8,7 +8,8 @@ use crate::campaigns::ui::{CampaignPage, CampaignsPage, NewCampaignPage, Reviews
 use crate::evidence::ui::{EvidencePage, RemediationPage};
 use crate::identities::grants_ui::GrantsPage;
 use crate::identities::ui::{ApplicationsPage, IdentitiesPage, IdentityPage, OverviewPage};
-use crate::notifications::ui::{MailSettingsPage, OutboxAdminPage};
+use crate::imports::ui::ImportsAdminPage;
+use crate::notifications::ui::{MailSettingsPage, OutboxAdminPage, WebhooksAdminPage};
 use crate::scoring::ui::RiskPage;
 use crate::session::Permission;
 use crate::session::api::auth_status;
@@ -77,6 +78,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/tokens") view=TokensAdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/outbox") view=OutboxAdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/mail") view=MailSettingsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/webhooks") view=WebhooksAdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/imports") view=ImportsAdminPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>
@@ -123,6 +126,8 @@ fn Header() -> impl IntoView {
                                 <A href="/admin/tokens">"Tokens"</A>
                                 <A href="/admin/outbox">"Outbox"</A>
                                 <A href="/admin/mail">"Mail"</A>
+                                <A href="/admin/webhooks">"Webhooks"</A>
+                                <A href="/admin/imports">"Imports"</A>
                             })}
                         </nav>
                         <div class="who">

@@ -21,6 +21,8 @@ pub struct AppState {
     pub exports_dir: std::path::PathBuf,
     /// Where mail goes and where its links point.
     pub mail: crate::notifications::MailInfo,
+    /// The largest snapshot upload read, through the REST API or the Imports page.
+    pub max_upload_bytes: usize,
 }
 
 impl FromRef<AppState> for LeptosOptions {

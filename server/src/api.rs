@@ -1,13 +1,14 @@
 //! The REST API for automation, authenticated by API tokens (`Authorization: Bearer …`):
-//! push a snapshot of a source, read grants, export grants as CSV.
+//! push a snapshot of a source (the CSV bundle or a vendor export), read grants, export grants
+//! as CSV, read remediation tasks.
 
 use app::db::Db;
-use app::imports::server::{BadInput, Quiet, apply, csv_bundle};
+use app::imports::server::{BadInput, Quiet, apply};
 use app::session::server::tokens::{self, Refused};
 use app::session::{ApiToken, TokenScope};
 use app::state::AppState;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,9 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::output;
-
-/// Files a snapshot upload may carry: the CSV bundle.
-const BUNDLE_FILES: [&str; 3] = ["identities.csv", "grants.csv", "applications.csv"];
+use crate::upload::{self, ReadFailed, Reader, Received};
 
 pub fn routes(max_upload_bytes: usize) -> Router<AppState> {
     Router::new()
@@ -68,71 +67,93 @@ async fn authorize(db: &Db, headers: &HeaderMap, scope: TokenScope, what: &str) 
     Ok(token)
 }
 
-fn valid_source_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 100 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+#[derive(Debug, Deserialize)]
+struct PushQuery {
+    /// `csv` (the default) or a vendor format's name, as `attest import` takes it.
+    format: Option<String>,
 }
 
-/// `POST /api/v1/sources/{name}/snapshot`, multipart with `identities.csv`, `grants.csv` and
-/// optionally `applications.csv` (by field or file name). Answers with the import summary.
-async fn push_snapshot(State(state): State<AppState>, Path(name): Path<String>, headers: HeaderMap, mut form: Multipart) -> Response {
-    let token = match authorize(&state.db, &headers, TokenScope::Import, "import").await {
+/// `POST /api/v1/sources/{name}/snapshot[?format=NAME]`: the CSV bundle as multipart
+/// (`identities.csv`, `grants.csv`, optionally `applications.csv`, by field or file name), or a
+/// vendor export (`?format=scim`, `entra`, …) as multipart files or as the request body itself.
+/// Answers with the import summary.
+async fn push_snapshot(State(state): State<AppState>, Path(name): Path<String>, Query(q): Query<PushQuery>, request: Request) -> Response {
+    let token = match authorize(&state.db, request.headers(), TokenScope::Import, "import").await {
         Ok(token) => token,
         Err(response) => return response,
     };
-    if !valid_source_name(&name) {
+    if !upload::valid_source_name(&name) {
         return problem(StatusCode::BAD_REQUEST, "a source name is 1 to 100 letters, digits, `-`, `_` or `.`");
     }
-    let dir = match tempfile::tempdir() {
-        Ok(dir) => dir,
+    let reader = match Reader::parse(q.format.as_deref()) {
+        Ok(reader) => reader,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, e),
+    };
+    let mut received = match Received::new() {
+        Ok(received) => received,
         Err(e) => {
             tracing::error!(error = %e, "cannot create a folder for an upload");
             return problem(StatusCode::INTERNAL_SERVER_ERROR, "the upload could not be stored");
         }
     };
-    let mut received = Vec::new();
-    loop {
-        let field = match form.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
+    let multipart =
+        request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("multipart/form-data"));
+    if multipart {
+        let mut form = match Multipart::from_request(request, &state).await {
+            Ok(form) => form,
             Err(e) => return problem(e.status(), format!("the upload could not be read: {}", e.body_text())),
         };
-        let file = [field.name(), field.file_name()].into_iter().flatten().find(|n| BUNDLE_FILES.contains(n)).map(str::to_string);
-        let Some(file) = file else {
-            let shown = field.name().unwrap_or("(unnamed)").to_string();
+        loop {
+            let field = match form.next_field().await {
+                Ok(Some(field)) => field,
+                Ok(None) => break,
+                Err(e) => return problem(e.status(), format!("the upload could not be read: {}", e.body_text())),
+            };
+            let file = match reader {
+                // The bundle's files are named by the field or by the file name.
+                Reader::Bundle => [field.name(), field.file_name()]
+                    .into_iter()
+                    .flatten()
+                    .find(|n| upload::BUNDLE_FILES.contains(n))
+                    .or(field.name())
+                    .map(str::to_string),
+                Reader::Vendor(_) => field.file_name().or(field.name()).map(str::to_string),
+            };
+            let bytes = match field.bytes().await {
+                Ok(bytes) => bytes,
+                Err(e) => return problem(e.status(), format!("the upload could not be read: {}", e.body_text())),
+            };
+            if let Err(e) = received.store(reader, file.as_deref(), &bytes).await {
+                return problem(StatusCode::BAD_REQUEST, e);
+            }
+        }
+    } else {
+        if reader == Reader::Bundle {
             return problem(
                 StatusCode::BAD_REQUEST,
-                format!("unexpected part `{shown}`: send identities.csv, grants.csv and optionally applications.csv"),
+                "the CSV bundle is sent as multipart/form-data; a vendor export can be the body itself with ?format=NAME",
             );
-        };
-        let bytes = match field.bytes().await {
+        }
+        let bytes = match axum::body::Bytes::from_request(request, &state).await {
             Ok(bytes) => bytes,
-            Err(e) => return problem(e.status(), format!("{file} could not be read: {}", e.body_text())),
+            Err(e) => return problem(e.status(), format!("the upload could not be read: {}", e.body_text())),
         };
-        if let Err(e) = tokio::fs::write(dir.path().join(&file), &bytes).await {
-            tracing::error!(error = %e, "cannot store an upload");
-            return problem(StatusCode::INTERNAL_SERVER_ERROR, "the upload could not be stored");
-        }
-        received.push(file);
-    }
-    for required in ["identities.csv", "grants.csv"] {
-        if !received.iter().any(|f| f == required) {
-            return problem(StatusCode::BAD_REQUEST, format!("{required} is missing from the upload"));
+        if let Err(e) = received.store(reader, Some("request-body"), &bytes).await {
+            return problem(StatusCode::BAD_REQUEST, e);
         }
     }
-    let path = dir.path().to_path_buf();
-    let source = name.clone();
-    let snapshot = match tokio::task::spawn_blocking(move || csv_bundle::read_bundle(&path, &source, &Quiet)).await {
-        Ok(Ok(snapshot)) => snapshot,
-        Ok(Err(bad)) => return refused(&bad),
-        Err(e) => {
-            tracing::error!(error = %e, "reading an upload failed");
-            return problem(StatusCode::INTERNAL_SERVER_ERROR, "the upload could not be read");
-        }
+    if let Err(e) = received.complete(reader) {
+        return problem(StatusCode::BAD_REQUEST, e);
+    }
+    let snapshot = match received.read(reader, &name).await {
+        Ok(snapshot) => snapshot,
+        Err(ReadFailed::Refused(bad)) => return refused(&bad),
+        Err(ReadFailed::Crashed) => return problem(StatusCode::INTERNAL_SERVER_ERROR, "the upload could not be read"),
     };
     let actor = format!("token:{} (#{}, created by {})", token.name, token.api_token_id, token.created_by);
     match apply::apply(&state.db, &snapshot, &actor, &Quiet).await {
         Ok(summary) => {
-            tracing::info!(source = %name, actor = %actor, grants_added = summary.grants_added, grants_ended = summary.grants_ended, "snapshot imported");
+            tracing::info!(source = %name, actor = %actor, format = reader.name(), grants_added = summary.grants_added, grants_ended = summary.grants_ended, "snapshot imported");
             axum::Json(summary).into_response()
         }
         Err(e) => {

@@ -316,10 +316,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             state.secure_cookies = secure_cookies;
             state.exports_dir = args.exports_dir.clone();
             state.mail = mailer.info();
+            state.max_upload_bytes = args.max_upload_mb.saturating_mul(1024 * 1024);
             tracing::info!(transport = %state.mail.transport, "mail");
             let clock = std::sync::Arc::new(app::notifications::server::clock::SystemClock);
             let worker = crate::mail::spawn(db, std::sync::Arc::new(mailer), clock, crate::mail::Intervals::default());
-            let router = crate::router_with(state, crate::auth::Provider(oidc.clone()), args.max_upload_mb.saturating_mul(1024 * 1024));
+            let router = crate::router_with(state, crate::auth::Provider(oidc.clone()));
             let served = crate::serve(router, args.addr, args.demo, oidc.is_some()).await;
             worker.abort();
             served?;

@@ -18,6 +18,7 @@ pub mod generate;
 pub mod mail;
 pub mod output;
 pub mod telemetry;
+pub mod upload;
 pub mod web;
 
 /// Where the browser bundle (`pkg/`) and public files are served from.
@@ -36,7 +37,7 @@ pub fn leptos_options(site_root: &str, addr: SocketAddr) -> LeptosOptions {
 /// Where evidence exports are kept unless configured otherwise.
 pub const DEFAULT_EXPORTS_DIR: &str = "data/exports";
 
-/// Largest upload the REST API reads, unless configured otherwise.
+/// Largest upload read (REST API, Imports page), unless configured otherwise.
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
 
 /// Everything a request needs, built once, with default sessions and no identity provider.
@@ -54,16 +55,18 @@ pub fn state(db: Db, demo: bool, site_root: &str, addr: SocketAddr) -> AppState 
             from: mail::DEFAULT_MAIL_FROM.to_string(),
             public_url: format!("http://{addr}"),
         },
+        max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
     }
 }
 
 /// The whole web application without an identity provider, testable without a socket.
 pub fn router(state: AppState) -> Router {
-    router_with(state, auth::Provider::default(), DEFAULT_MAX_UPLOAD_BYTES)
+    router_with(state, auth::Provider::default())
 }
 
 /// The whole web application.
-pub fn router_with(state: AppState, provider: auth::Provider, max_upload_bytes: usize) -> Router {
+pub fn router_with(state: AppState, provider: auth::Provider) -> Router {
+    let max_upload_bytes = state.max_upload_bytes;
     let routes = generate_route_list(app::app::App);
     let shell_options = state.leptos_options.clone();
     Router::new()
@@ -72,6 +75,10 @@ pub fn router_with(state: AppState, provider: auth::Provider, max_upload_bytes: 
         .merge(auth::routes())
         .merge(api::routes(max_upload_bytes))
         .merge(mail::routes())
+        .route(
+            "/admin/imports/upload",
+            axum::routing::post(upload::admin_upload).layer(axum::extract::DefaultBodyLimit::max(max_upload_bytes)),
+        )
         .leptos_routes_with_context(&state, routes, || {}, move || app::app::shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::app::shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), web::session_layer))

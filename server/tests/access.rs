@@ -60,6 +60,9 @@ const MATRIX: &[(&str, &str, &str, [Outcome; 6])] = &[
     ("GET", "/admin/tokens", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
     ("GET", "/admin/outbox", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
     ("GET", "/admin/mail", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
+    ("GET", "/admin/webhooks", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
+    ("GET", "/admin/imports", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
+    ("POST", "/admin/imports/upload", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
     ("GET", "/unsubscribe/not-a-token", "", [UnknownLink, UnknownLink, UnknownLink, UnknownLink, UnknownLink, UnknownLink]),
     ("GET", "/campaigns", "", [SignIn, Ok, Ok, NotAllowedPage, Ok, NotAllowedPage]),
     ("GET", "/campaigns/new", "", [SignIn, Ok, Ok, NotAllowedPage, Ok, NotAllowedPage]),
@@ -91,6 +94,16 @@ const MATRIX: &[(&str, &str, &str, [Outcome; 6])] = &[
     ("POST", "/api/retry_mail", "outbox_id=0", [Unauthorized, NothingToDo, Forbidden, Forbidden, Forbidden, Forbidden]),
     ("POST", "/api/mail_settings", "", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
     ("POST", "/api/send_test_mail", "to=it%40example.com", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
+    ("POST", "/api/admin_webhooks", "", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
+    ("POST", "/api/recent_imports", "", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
+    (
+        "POST",
+        "/api/admin_create_webhook",
+        "url=https%3A%2F%2Ftickets.example.com%2Fhooks&description=tickets",
+        [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden],
+    ),
+    ("POST", "/api/admin_disable_webhook", "webhook_id=0", [Unauthorized, NothingToDo, Forbidden, Forbidden, Forbidden, Forbidden]),
+    ("POST", "/api/admin_ping_webhook", "webhook_id=0", [Unauthorized, NothingToDo, Forbidden, Forbidden, Forbidden, Forbidden]),
     ("POST", "/api/get_campaign_mail", "campaign_id={campaign}", [Unauthorized, Ok, Ok, Forbidden, Ok, Forbidden]),
     ("POST", "/api/remind_reviewers", "campaign_id={campaign}", [Unauthorized, Ok, Ok, Forbidden, Forbidden, Forbidden]),
     (
@@ -137,6 +150,8 @@ fn outcome_of(reply: &Reply) -> Option<Outcome> {
         StatusCode::OK => Some(Ok),
         // A server function that sends the browser on (a new campaign opens its page).
         s if s.is_redirection() && location.is_some_and(|l| l.starts_with("/campaigns/")) => Some(Ok),
+        // The Imports page's upload sends the browser back to the page with the outcome.
+        s if s.is_redirection() && location.is_some_and(|l| l.starts_with("/admin/imports?")) => Some(Ok),
         StatusCode::SEE_OTHER | StatusCode::TEMPORARY_REDIRECT | StatusCode::FOUND if location == Some("/sign-in") => Some(SignIn),
         StatusCode::FORBIDDEN if reply.body.contains("<h1>Not allowed</h1>") => Some(NotAllowedPage),
         StatusCode::UNAUTHORIZED if reply.body.contains("API token") => Some(NeedsToken),
@@ -146,6 +161,8 @@ fn outcome_of(reply: &Reply) -> Option<Outcome> {
         _ if reply.body.trim() == "{\"Validation\":\"task 999999: only an open or failed task can be marked done\"}" => Some(Refused),
         StatusCode::NOT_FOUND if reply.body == "there is no export 1" => Some(Missing),
         _ if reply.body.trim() == "{\"Validation\":\"only a failed mail with an address can be sent again\"}" => Some(NothingToDo),
+        _ if reply.body.trim() == "{\"Validation\":\"webhook 0 is disabled already or does not exist\"}" => Some(NothingToDo),
+        _ if reply.body.trim() == "{\"Validation\":\"webhook 0 is disabled or does not exist\"}" => Some(NothingToDo),
         StatusCode::NOT_FOUND if reply.body.contains("<h1>Unknown link</h1>") => Some(UnknownLink),
         _ => None,
     }

@@ -152,7 +152,7 @@ impl TestApp {
         oidc.clock_offset_secs = clock_offset_secs;
         let mut state = server::state(self.db.clone(), self.demo, server::DEFAULT_SITE_ROOT, "127.0.0.1:0".parse().expect("addr"));
         state.oidc = true;
-        server::router_with(state, server::auth::Provider(Some(std::sync::Arc::new(oidc))), server::DEFAULT_MAX_UPLOAD_BYTES)
+        server::router_with(state, server::auth::Provider(Some(std::sync::Arc::new(oidc))))
     }
 
     pub async fn request_to(&self, router: Router, request: Request<Body>) -> Reply {

@@ -14,4 +14,6 @@ mod mail;
 mod query;
 mod risk;
 mod tokens;
+mod uploads;
 mod web;
+mod webhooks;

@@ -4,8 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod api;
 #[cfg(feature = "ssr")]
 pub mod server;
+pub mod ui;
 
 /// What an import did, printed by the CLI and returned by the API.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,4 +59,31 @@ impl std::fmt::Display for ImportSummary {
         }
         Ok(())
     }
+}
+
+/// One snapshot applied to a source, as the Imports page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRun {
+    pub import_run_id: i64,
+    pub source: String,
+    pub format: String,
+    pub actor: String,
+    pub identities_added: i64,
+    pub identities_changed: i64,
+    pub identities_ended: i64,
+    pub grants_added: i64,
+    pub grants_changed: i64,
+    pub grants_ended: i64,
+    pub finished_at: i64,
+}
+
+/// The Imports page: what can be uploaded, and the latest imports of every source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportsPage {
+    /// (name, description) of every format an upload can be read as; `csv` first.
+    pub formats: Vec<(String, String)>,
+    pub runs: Vec<ImportRun>,
+    /// The largest upload the server takes, in MiB.
+    pub max_upload_mb: u64,
+    pub now: i64,
 }

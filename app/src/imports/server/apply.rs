@@ -85,6 +85,35 @@ fn grant_fingerprint(granted_at: Option<i64>, last_used_at: Option<i64>, granted
     hasher.finish()
 }
 
+/// The latest imports of every source, newest first.
+pub async fn recent_runs(db: &Db, limit: i64) -> Result<Vec<crate::imports::ImportRun>> {
+    let rows = sqlx::query(
+        "select r.import_run_id, s.name, r.format, r.actor, r.identities_added, r.identities_changed, r.identities_ended, \
+         r.grants_added, r.grants_changed, r.grants_ended, r.finished_at from import_run r join source s on s.source_id = r.source_id \
+         order by r.import_run_id desc limit $1",
+    )
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(crate::imports::ImportRun {
+                import_run_id: r.try_get("import_run_id")?,
+                source: r.try_get("name")?,
+                format: r.try_get("format")?,
+                actor: r.try_get("actor")?,
+                identities_added: r.try_get("identities_added")?,
+                identities_changed: r.try_get("identities_changed")?,
+                identities_ended: r.try_get("identities_ended")?,
+                grants_added: r.try_get("grants_added")?,
+                grants_changed: r.try_get("grants_changed")?,
+                grants_ended: r.try_get("grants_ended")?,
+                finished_at: r.try_get("finished_at")?,
+            })
+        })
+        .collect()
+}
+
 /// Applies `snapshot` as the new state of its source. `actor` names who ran the import.
 #[tracing::instrument(skip_all, fields(source = %snapshot.source, identities = snapshot.identities.len(), grants = snapshot.grants.len()))]
 pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Progress) -> Result<ImportSummary> {
