@@ -32,23 +32,28 @@ pub struct Entry {
 impl Entry {
     /// SHA-256 over a canonical encoding: a JSON array of every field in a fixed order.
     pub fn hash(&self) -> String {
-        let canonical = serde_json::json!([
+        // A JSON array, compact: the same bytes `serde_json::json!([...]).to_string()` gives,
+        // written straight from the fields.
+        let canonical = (
             "attest-decision-v1",
             self.seq,
             self.campaign_id,
             self.item_id,
             self.stage,
-            self.action,
-            self.justification,
+            &self.action,
+            &self.justification,
             self.exception_until,
             self.reassigned_to,
             self.bulk,
-            self.approver,
-            self.approver_subject,
+            &self.approver,
+            &self.approver_subject,
             self.at,
-            self.prev_hash,
-        ]);
-        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+            &self.prev_hash,
+        );
+        let mut bytes = Vec::with_capacity(256);
+        // Writing into memory cannot fail, and these values always serialise.
+        let _ = serde_json::to_writer(&mut bytes, &canonical);
+        hex::encode(Sha256::digest(&bytes))
     }
 }
 
@@ -140,36 +145,37 @@ pub async fn append(conn: &mut sqlx::AnyConnection, new: NewEntry<'_>) -> Result
     Ok(entry)
 }
 
+/// An entry and its stored hash from a row of [`ENTRY_COLUMNS`], read by position.
 pub fn entry_from(row: &sqlx::any::AnyRow) -> Result<(Entry, String)> {
-    let bulk: i64 = row.try_get("bulk")?;
+    let bulk: i64 = row.try_get(8)?;
     Ok((
         Entry {
-            seq: row.try_get("seq")?,
-            campaign_id: row.try_get("campaign_id")?,
-            item_id: row.try_get("item_id")?,
-            stage: row.try_get("stage")?,
-            action: row.try_get("action")?,
-            justification: row.try_get("justification")?,
-            exception_until: row.try_get("exception_until")?,
-            reassigned_to: row.try_get("reassigned_to")?,
+            seq: row.try_get(0)?,
+            campaign_id: row.try_get(1)?,
+            item_id: row.try_get(2)?,
+            stage: row.try_get(3)?,
+            action: row.try_get(4)?,
+            justification: row.try_get(5)?,
+            exception_until: row.try_get(6)?,
+            reassigned_to: row.try_get(7)?,
             bulk: bulk != 0,
-            approver: row.try_get("approver")?,
-            approver_subject: row.try_get("approver_subject")?,
-            at: row.try_get("at")?,
-            prev_hash: row.try_get("prev_hash")?,
+            approver: row.try_get(9)?,
+            approver_subject: row.try_get(10)?,
+            at: row.try_get(11)?,
+            prev_hash: row.try_get(12)?,
         },
-        row.try_get("hash")?,
+        row.try_get(13)?,
     ))
 }
+
+/// The columns [`entry_from`] reads, in its order.
+pub const ENTRY_COLUMNS: &str = "seq, campaign_id, item_id, stage, action, justification, exception_until, reassigned_to, bulk, approver, approver_subject, at, prev_hash, hash";
 
 /// Recomputes the whole chain, streaming it: every entry's hash, every link, no gap in the
 /// sequence, and the head pointing at the last entry. Names the first bad entry.
 pub async fn verify(db: &Db) -> Result<ChainCheck> {
-    let mut rows = sqlx::query(
-        "select seq, campaign_id, item_id, stage, action, justification, exception_until, reassigned_to, bulk, approver, \
-         approver_subject, at, prev_hash, hash from decision_log order by seq",
-    )
-    .fetch(&db.pool);
+    let sql = format!("select {ENTRY_COLUMNS} from decision_log order by seq");
+    let mut rows = sqlx::query(&sql).fetch(&db.pool);
     let mut expected_seq = 1;
     let mut prev = GENESIS.to_string();
     while let Some(row) = rows.try_next().await? {
@@ -239,5 +245,29 @@ mod tests {
         let mut edited = entry();
         edited.approver = "Ada Okafor ".into();
         assert_ne!(edited.hash(), original);
+    }
+
+    #[test]
+    fn the_hash_is_the_one_written_by_the_json_value_encoding() {
+        let mut e = entry();
+        e.justification = Some("quotes \" and ünïcode, a tab\t and </script>".into());
+        e.item_id = None;
+        let canonical = serde_json::json!([
+            "attest-decision-v1",
+            e.seq,
+            e.campaign_id,
+            e.item_id,
+            e.stage,
+            e.action,
+            e.justification,
+            e.exception_until,
+            e.reassigned_to,
+            e.bulk,
+            e.approver,
+            e.approver_subject,
+            e.at,
+            e.prev_hash,
+        ]);
+        assert_eq!(e.hash(), hex::encode(Sha256::digest(canonical.to_string().as_bytes())));
     }
 }

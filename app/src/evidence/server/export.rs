@@ -21,15 +21,61 @@ pub const FORMAT: &str = "attest-evidence-v1";
 /// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, carriage return at
 /// the start) gets a leading apostrophe, so exported data stays data.
 pub fn spreadsheet_safe(cell: String) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{cell}") } else { cell }
+    if needs_quote(&cell) { format!("'{cell}") } else { cell }
 }
 
-/// `2026-11-27T08:00:00Z`.
+fn needs_quote(cell: &str) -> bool {
+    cell.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
+/// Writes one CSV cell, neutralised like [`spreadsheet_safe`], without copying it.
+fn write_cell<W: Write>(csv: &mut csv::Writer<W>, cell: &str) -> Result<()> {
+    if needs_quote(cell) { csv.write_field(format!("'{cell}")).map_err(csv_err) } else { csv.write_field(cell).map_err(csv_err) }
+}
+
+/// `2026-11-27T08:00:00Z`: RFC 3339 in UTC. Written by hand because an export formats
+/// millions of them; years outside 0000–9999 come out as the plain number of seconds.
 pub fn iso(ts: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ts)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| ts.to_string())
+    let (days, secs) = (ts.div_euclid(DAY), ts.rem_euclid(DAY));
+    let (year, month, day) = civil_from_days(days);
+    if !(0..=9999).contains(&year) {
+        return ts.to_string();
+    }
+    let mut out = [0u8; 20];
+    let mut put = |at: usize, value: i64, width: usize| {
+        let mut v = value;
+        for i in (0..width).rev() {
+            out[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, year, 4);
+    put(5, month, 2);
+    put(8, day, 2);
+    put(11, secs / 3600, 2);
+    put(14, secs / 60 % 60, 2);
+    put(17, secs % 60, 2);
+    out[4] = b'-';
+    out[7] = b'-';
+    out[10] = b'T';
+    out[13] = b':';
+    out[16] = b':';
+    out[19] = b'Z';
+    out.iter().map(|&b| b as char).collect()
+}
+
+/// The proleptic Gregorian (year, month, day) of a count of days since 1970-01-01
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 /// What an export covers, checked.
@@ -238,62 +284,65 @@ pub struct ItemOut {
 }
 
 impl ItemOut {
+    /// Reads a row of [`ITEM_COLUMNS`] by position: a million rows make the lookup by name show.
     fn from_row(row: &sqlx::any::AnyRow) -> Result<Self> {
-        let when = |c: &str| -> Result<Option<String>> { Ok(row.try_get::<Option<i64>, _>(c)?.map(iso)) };
+        let when = |i: usize| -> Result<Option<String>> { Ok(row.try_get::<Option<i64>, _>(i)?.map(iso)) };
         Ok(ItemOut {
-            campaign_id: row.try_get("campaign_id")?,
-            campaign: row.try_get("campaign")?,
-            campaign_launched_at: when("launched_at")?,
-            campaign_deadline: when("deadline_at")?,
-            stage: row.try_get("stage")?,
-            item_id: row.try_get("item_id")?,
-            identity: row.try_get("identity_name")?,
-            identity_kind: row.try_get("identity_kind")?,
-            identity_email: row.try_get("identity_email")?,
-            application: row.try_get("application")?,
-            entitlement: row.try_get("entitlement")?,
-            privilege: row.try_get("privilege")?,
-            risk_score_at_launch: row.try_get("risk_score")?,
-            risk_factors_at_launch: row.try_get("risk_words")?,
-            reviewer: row.try_get("reviewer")?,
-            reviewer_email: row.try_get("reviewer_email")?,
-            assigned_because: row.try_get("assigned_by")?,
-            decision: row.try_get("decision")?,
-            outcome: row.try_get("outcome")?,
-            justification: row.try_get("justification")?,
-            exception_until: when("exception_until")?,
-            decided_at: when("decided_at")?,
-            approver: row.try_get("decided_by")?,
-            remediation_status: row.try_get("remediation")?,
-            remediation_done_by: row.try_get("done_by")?,
-            remediation_note: row.try_get("done_note")?,
-            verified_at: when("verified_at")?,
-            failed_at: when("failed_at")?,
-            high_risk: row.try_get("high_risk")?,
+            campaign_id: row.try_get(0)?,
+            campaign: row.try_get(1)?,
+            campaign_launched_at: when(2)?,
+            campaign_deadline: when(3)?,
+            stage: row.try_get(4)?,
+            item_id: row.try_get(5)?,
+            identity: row.try_get(6)?,
+            identity_kind: row.try_get(7)?,
+            identity_email: row.try_get(8)?,
+            application: row.try_get(9)?,
+            entitlement: row.try_get(10)?,
+            privilege: row.try_get(11)?,
+            risk_score_at_launch: row.try_get(12)?,
+            risk_factors_at_launch: row.try_get(13)?,
+            reviewer: row.try_get(14)?,
+            reviewer_email: row.try_get(15)?,
+            assigned_because: row.try_get(16)?,
+            decision: row.try_get(17)?,
+            outcome: row.try_get(18)?,
+            justification: row.try_get(19)?,
+            exception_until: when(20)?,
+            decided_at: when(21)?,
+            approver: row.try_get(22)?,
+            remediation_status: row.try_get(23)?,
+            remediation_done_by: row.try_get(24)?,
+            remediation_note: row.try_get(25)?,
+            verified_at: when(26)?,
+            failed_at: when(27)?,
+            high_risk: row.try_get(28)?,
         })
     }
 
-    /// The CSV row, safe to open in a spreadsheet.
-    fn cells(&self) -> [String; 28] {
-        let o = |v: &Option<String>| v.clone().unwrap_or_default();
-        [
-            self.campaign_id.to_string(),
-            self.campaign.clone(),
+    /// Writes the CSV row, safe to open in a spreadsheet.
+    fn write_csv<W: Write>(&self, csv: &mut csv::Writer<W>) -> Result<()> {
+        fn o(v: &Option<String>) -> &str {
+            v.as_deref().unwrap_or_default()
+        }
+        for cell in [
+            self.campaign_id.to_string().as_str(),
+            &self.campaign,
             o(&self.campaign_launched_at),
             o(&self.campaign_deadline),
-            self.stage.to_string(),
-            self.item_id.to_string(),
-            self.identity.clone(),
-            self.identity_kind.clone(),
+            self.stage.to_string().as_str(),
+            self.item_id.to_string().as_str(),
+            &self.identity,
+            &self.identity_kind,
             o(&self.identity_email),
-            self.application.clone(),
-            self.entitlement.clone(),
-            self.privilege.clone(),
-            self.risk_score_at_launch.to_string(),
-            self.risk_factors_at_launch.clone(),
+            &self.application,
+            &self.entitlement,
+            &self.privilege,
+            self.risk_score_at_launch.to_string().as_str(),
+            &self.risk_factors_at_launch,
             o(&self.reviewer),
             o(&self.reviewer_email),
-            self.assigned_because.clone(),
+            &self.assigned_because,
             o(&self.decision),
             o(&self.outcome),
             o(&self.justification),
@@ -305,8 +354,10 @@ impl ItemOut {
             o(&self.remediation_note),
             o(&self.verified_at),
             o(&self.failed_at),
-        ]
-        .map(spreadsheet_safe)
+        ] {
+            write_cell(csv, cell)?;
+        }
+        csv.write_record(None::<&[u8]>).map_err(csv_err)
     }
 }
 
@@ -393,20 +444,21 @@ pub async fn write(db: &Db, scope: &Scope, dir: &Path, by: &Taker<'_>, at: i64) 
     let mut rows = items.query()?.fetch(&db.pool);
     let mut item_rows = 0i64;
     let mut tally = super::report::Tally::default();
+    // Each item is serialised into one buffer and written (and hashed) in one call.
+    let mut buffer = Vec::with_capacity(4096);
     while let Some(row) = rows.try_next().await? {
         let item = ItemOut::from_row(&row)?;
-        csv_file.write_record(item.cells()).map_err(csv_err)?;
-        json_file.write_all(if item_rows == 0 { b"\n" } else { b",\n" })?;
-        serde_json::to_writer(&mut json_file, &item).map_err(json_err)?;
+        item.write_csv(&mut csv_file)?;
+        buffer.clear();
+        buffer.extend_from_slice(if item_rows == 0 { b"\n" } else { b",\n" });
+        serde_json::to_writer(&mut buffer, &item).map_err(json_err)?;
+        json_file.write_all(&buffer)?;
         tally.add(item);
         item_rows += 1;
     }
     drop(rows);
     json_file.write_all(b"\n],\n\"log\": [")?;
-    let mut log = Sql::new(
-        "select l.seq, l.campaign_id, l.item_id, l.stage, l.action, l.justification, l.exception_until, l.reassigned_to, l.bulk, \
-         l.approver, l.approver_subject, l.at, l.prev_hash, l.hash from decision_log l where l.seq <= ",
-    );
+    let mut log = Sql::new(&format!("select {} from decision_log l where l.seq <= ", crate::campaigns::server::chain::ENTRY_COLUMNS));
     log.bind(head_seq);
     scope.push_log(&mut log);
     log.push(" order by l.seq");
@@ -707,4 +759,37 @@ pub async fn verify_dir(dir: &Path, db: Option<&Db>) -> Result<Verdict> {
         }
     }
     Ok(verdict)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_read_as_rfc3339_in_utc_exactly_as_the_time_crate_writes_them() {
+        let by_time = |ts: i64| {
+            time::OffsetDateTime::from_unix_timestamp(ts)
+                .expect("in range")
+                .format(&time::format_description::well_known::Rfc3339)
+                .expect("formats")
+        };
+        let mut ts = -62_167_219_200; // 0000-01-01T00:00:00Z
+        while ts < 253_402_300_799 {
+            assert_eq!(iso(ts), by_time(ts), "{ts}");
+            ts += 86_399 * 37 + 12_345;
+        }
+        for ts in [0, 951_782_400, 1_709_164_800, 1_764_201_600, 253_402_300_799] {
+            assert_eq!(iso(ts), by_time(ts), "{ts}");
+        }
+        assert_eq!(iso(1_764_230_400), "2025-11-27T08:00:00Z");
+        assert_eq!(iso(253_402_300_800), "253402300800", "year 10000 is left as seconds");
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised_and_others_kept() {
+        assert_eq!(spreadsheet_safe("=cmd|' /C calc'!A0".into()), "'=cmd|' /C calc'!A0");
+        assert_eq!(spreadsheet_safe("@SUM(1+1)".into()), "'@SUM(1+1)");
+        assert_eq!(spreadsheet_safe("-2".into()), "'-2");
+        assert_eq!(spreadsheet_safe("Ada".into()), "Ada");
+    }
 }
