@@ -16,7 +16,7 @@ export PATH := $(TOOLS)/node_modules/.bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_UPDATED := /tmp/.attest-apt-updated
 
-.PHONY: run test tools test-tools build unit e2e bench clean
+.PHONY: run test tools test-tools build unit e2e bench fuzz clean
 
 run: tools build
 	@echo "==> serving the demo on http://127.0.0.1:3000 (data in data/attest.db; Ctrl-C stops)"
@@ -75,6 +75,10 @@ e2e:
 
 bench: tools build
 	./target/release/attest bench
+
+# Every import reader on mutated public samples, at once, for ATTEST_FUZZ_SECS (600) seconds.
+fuzz:
+	ATTEST_FUZZ_SECS=$${ATTEST_FUZZ_SECS:-600} cargo test --release -p app --features ssr --lib formats::fuzz -- --ignored --nocapture
 
 clean:
 	cargo clean

@@ -364,6 +364,9 @@ impl Builder {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 pub(crate) mod test_support {
     use std::path::PathBuf;
 
@@ -447,7 +450,7 @@ mod tests {
     }
 
     /// Every public sample with its format, to mutate.
-    fn all_samples() -> Vec<(Format, Vec<u8>)> {
+    pub(super) fn all_samples() -> Vec<(Format, Vec<u8>)> {
         let folders = [
             (Format::Scim, "scim"),
             (Format::AwsCredentialReport, "aws-iam-credential-report"),
