@@ -198,6 +198,8 @@ pub enum ImportFormat {
     Okta(VendorArgs),
     /// Entra ID users with signInActivity, servicePrincipals and their sign-in activity (Graph JSON).
     Entra(VendorArgs),
+    /// ConductorOne baton sync files (.c1z, written by baton-<connector> -f sync.c1z).
+    Baton(VendorArgs),
 }
 
 impl ImportFormat {
@@ -211,6 +213,7 @@ impl ImportFormat {
             ImportFormat::GithubPats(args) => (ImportFileFormat::GithubPats, args),
             ImportFormat::Okta(args) => (ImportFileFormat::Okta, args),
             ImportFormat::Entra(args) => (ImportFileFormat::Entra, args),
+            ImportFormat::Baton(args) => (ImportFileFormat::Baton, args),
         })
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod aws_authorization_details;
 pub mod aws_credential_report;
+pub mod baton;
 pub mod entra;
 pub mod github_pats;
 pub mod okta;
@@ -30,11 +31,19 @@ pub enum Format {
     GithubPats,
     Okta,
     Entra,
+    Baton,
 }
 
 impl Format {
-    pub const ALL: [Format; 6] =
-        [Format::Scim, Format::AwsCredentialReport, Format::AwsAuthorizationDetails, Format::GithubPats, Format::Okta, Format::Entra];
+    pub const ALL: [Format; 7] = [
+        Format::Scim,
+        Format::AwsCredentialReport,
+        Format::AwsAuthorizationDetails,
+        Format::GithubPats,
+        Format::Okta,
+        Format::Entra,
+        Format::Baton,
+    ];
 
     /// The name on the command line, also the default source name.
     pub fn name(self) -> &'static str {
@@ -45,6 +54,7 @@ impl Format {
             Format::GithubPats => "github-pats",
             Format::Okta => "okta",
             Format::Entra => "entra",
+            Format::Baton => "baton",
         }
     }
 
@@ -67,6 +77,7 @@ impl Format {
             Format::GithubPats => github_pats::read(paths, source),
             Format::Okta => okta::read(paths, source),
             Format::Entra => entra::read(paths, source),
+            Format::Baton => baton::read(paths, source),
         }
     }
 }
@@ -455,6 +466,7 @@ mod tests {
             (Format::GithubPats, "github-pat"),
             (Format::Okta, "okta"),
             (Format::Entra, "entra"),
+            (Format::Baton, "baton-c1z"),
         ];
         let mut out = Vec::new();
         for (format, folder) in folders {
