@@ -200,6 +200,8 @@ pub enum ImportFormat {
     Entra(VendorArgs),
     /// ConductorOne baton sync files (.c1z, written by baton-<connector> -f sync.c1z).
     Baton(VendorArgs),
+    /// IAM access advisor reports, one per user or role (aws iam get-service-last-accessed-details).
+    AwsAccessAdvisor(VendorArgs),
 }
 
 impl ImportFormat {
@@ -214,6 +216,7 @@ impl ImportFormat {
             ImportFormat::Okta(args) => (ImportFileFormat::Okta, args),
             ImportFormat::Entra(args) => (ImportFileFormat::Entra, args),
             ImportFormat::Baton(args) => (ImportFileFormat::Baton, args),
+            ImportFormat::AwsAccessAdvisor(args) => (ImportFileFormat::AwsAccessAdvisor, args),
         })
     }
 }

@@ -3,6 +3,7 @@
 //! place in it. Shared here: reading a file, JSON with line and field in its errors, dates,
 //! and a [`Builder`] that interns applications, entitlements and grants.
 
+pub mod aws_access_advisor;
 pub mod aws_authorization_details;
 pub mod aws_credential_report;
 pub mod baton;
@@ -32,10 +33,11 @@ pub enum Format {
     Okta,
     Entra,
     Baton,
+    AwsAccessAdvisor,
 }
 
 impl Format {
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 8] = [
         Format::Scim,
         Format::AwsCredentialReport,
         Format::AwsAuthorizationDetails,
@@ -43,6 +45,7 @@ impl Format {
         Format::Okta,
         Format::Entra,
         Format::Baton,
+        Format::AwsAccessAdvisor,
     ];
 
     /// The name on the command line, also the default source name.
@@ -55,6 +58,7 @@ impl Format {
             Format::Okta => "okta",
             Format::Entra => "entra",
             Format::Baton => "baton",
+            Format::AwsAccessAdvisor => "aws-access-advisor",
         }
     }
 
@@ -78,6 +82,7 @@ impl Format {
             Format::Okta => okta::read(paths, source),
             Format::Entra => entra::read(paths, source),
             Format::Baton => baton::read(paths, source),
+            Format::AwsAccessAdvisor => aws_access_advisor::read(paths, source),
         }
     }
 }
@@ -467,6 +472,7 @@ mod tests {
             (Format::Okta, "okta"),
             (Format::Entra, "entra"),
             (Format::Baton, "baton-c1z"),
+            (Format::AwsAccessAdvisor, "aws-access-advisor"),
         ];
         let mut out = Vec::new();
         for (format, folder) in folders {
