@@ -268,9 +268,9 @@ fn add(b: &mut Builder, file: &str, tables: &c1z::Tables) -> Result<(), BadInput
     }
     let mut sync = Sync { b, types, resources, labels, entitlements, interned: HashMap::new(), identity_types: HashMap::new() };
     // Every identity counts, with grants or without (a dormant account is what a review is for).
-    for id in &order {
+    for (row, id) in order.iter().enumerate() {
         let resource = sync.resources[id].clone();
-        sync.identity(&resource).map_err(|e| malformed(file, "v1_resources", 0, "UserTrait", e))?;
+        sync.identity(&resource).map_err(|e| malformed(file, "v1_resources", row, "UserTrait", e))?;
     }
 
     let mut direct: HashMap<String, BTreeSet<u32>> = HashMap::new();
