@@ -198,6 +198,10 @@ pub enum ImportFormat {
     Okta(VendorArgs),
     /// Entra ID users with signInActivity, servicePrincipals and their sign-in activity (Graph JSON).
     Entra(VendorArgs),
+    /// ConductorOne baton sync files (.c1z, written by baton-<connector> -f sync.c1z).
+    Baton(VendorArgs),
+    /// IAM access advisor reports, one per user or role (aws iam get-service-last-accessed-details).
+    AwsAccessAdvisor(VendorArgs),
 }
 
 impl ImportFormat {
@@ -211,6 +215,8 @@ impl ImportFormat {
             ImportFormat::GithubPats(args) => (ImportFileFormat::GithubPats, args),
             ImportFormat::Okta(args) => (ImportFileFormat::Okta, args),
             ImportFormat::Entra(args) => (ImportFileFormat::Entra, args),
+            ImportFormat::Baton(args) => (ImportFileFormat::Baton, args),
+            ImportFormat::AwsAccessAdvisor(args) => (ImportFileFormat::AwsAccessAdvisor, args),
         })
     }
 }

@@ -3,8 +3,10 @@
 //! place in it. Shared here: reading a file, JSON with line and field in its errors, dates,
 //! and a [`Builder`] that interns applications, entitlements and grants.
 
+pub mod aws_access_advisor;
 pub mod aws_authorization_details;
 pub mod aws_credential_report;
+pub mod baton;
 pub mod entra;
 pub mod github_pats;
 pub mod okta;
@@ -30,11 +32,21 @@ pub enum Format {
     GithubPats,
     Okta,
     Entra,
+    Baton,
+    AwsAccessAdvisor,
 }
 
 impl Format {
-    pub const ALL: [Format; 6] =
-        [Format::Scim, Format::AwsCredentialReport, Format::AwsAuthorizationDetails, Format::GithubPats, Format::Okta, Format::Entra];
+    pub const ALL: [Format; 8] = [
+        Format::Scim,
+        Format::AwsCredentialReport,
+        Format::AwsAuthorizationDetails,
+        Format::GithubPats,
+        Format::Okta,
+        Format::Entra,
+        Format::Baton,
+        Format::AwsAccessAdvisor,
+    ];
 
     /// The name on the command line, also the default source name.
     pub fn name(self) -> &'static str {
@@ -45,6 +57,8 @@ impl Format {
             Format::GithubPats => "github-pats",
             Format::Okta => "okta",
             Format::Entra => "entra",
+            Format::Baton => "baton",
+            Format::AwsAccessAdvisor => "aws-access-advisor",
         }
     }
 
@@ -67,6 +81,8 @@ impl Format {
             Format::GithubPats => github_pats::read(paths, source),
             Format::Okta => okta::read(paths, source),
             Format::Entra => entra::read(paths, source),
+            Format::Baton => baton::read(paths, source),
+            Format::AwsAccessAdvisor => aws_access_advisor::read(paths, source),
         }
     }
 }
@@ -458,6 +474,8 @@ mod tests {
             (Format::GithubPats, "github-pat"),
             (Format::Okta, "okta"),
             (Format::Entra, "entra"),
+            (Format::Baton, "baton-c1z"),
+            (Format::AwsAccessAdvisor, "aws-access-advisor"),
         ];
         let mut out = Vec::new();
         for (format, folder) in folders {
