@@ -435,7 +435,11 @@ fn ItemRow(item: ReviewItem, index: usize, now: i64, decide: ServerAction<Decide
                 {(item.identity_status != "active").then(|| view! { " "<span class="badge status">{item.identity_status.clone()}</span> })}
                 <br /><span class="muted">{details}</span></td>
             <td>{item.application.clone()}" · "{item.entitlement.clone()}" "<PrivilegeBadge privilege=item.privilege inferred=false />
-                <br /><span class="muted">{if item.peers >= 1000 { "1,000+ others hold this".to_string() } else { format!("{} others hold this", item.peers) }}</span></td>
+                <br /><span class="muted">{match item.peers {
+                    1 => "1 other held this at launch".to_string(),
+                    n if n >= 1000 => format!("{} others held this at launch", crate::components::thousands(n)),
+                    n => format!("{n} others held this at launch"),
+                }}</span></td>
             <td>{format!("used {}", ago_or(item.last_used_at, now, "never"))}<br /><span class="muted">{format!("granted {}", date_or_dash(item.granted_at))}</span></td>
             <td>{item.campaign.clone()}<br /><span class="muted">{format!("due {}", time_fmt::date(item.deadline_at))}</span></td>
             <td class="decide">

@@ -287,6 +287,15 @@ pub async fn launch(db: &Db, campaign_id: i64, by: &CurrentUser) -> Outcome<i64>
     sql.append(&condition);
     let mut tx = db.pool.begin().await?;
     let inserted = sql.query()?.execute(&mut *tx).await?.rows_affected() as i64;
+    // Peers at launch, from one count per entitlement rather than one per item.
+    sqlx::query(
+        "update review_item set peers = h.n - 1 from access_grant q, \
+         (select entitlement_id, count(*) as n from access_grant where ended_at is null group by entitlement_id) h \
+         where review_item.campaign_id = $1 and q.access_grant_id = review_item.access_grant_id and h.entitlement_id = q.entitlement_id",
+    )
+    .bind(campaign_id)
+    .execute(&mut *tx)
+    .await?;
     let at = now();
     sqlx::query("update campaign set status = 'active', stage = 1, launched_at = $1 where campaign_id = $2 and status = 'draft'")
         .bind(at)
@@ -405,8 +414,9 @@ const ITEM_COLUMNS: &str = "r.item_id, r.campaign_id, c.name as campaign, c.dead
     r.privilege, r.granted_at, r.last_used_at, r.risk_score, r.risk_words, r.stage, \
     (select coalesce(v.display_name, v.email) from identity v where v.identity_id = r.reviewer_id) as reviewer, \
     r.assigned_by, r.decision, r.exception_until, r.justification, r.decided_by, r.decided_at, r.outcome, r.version, \
-    (select count(*) from (select 1 from access_grant p where p.entitlement_id = (select q.entitlement_id from access_grant q where q.access_grant_id = r.access_grant_id) \
-      and p.ended_at is null and p.identity_id <> r.identity_id limit 1000) peers) as peers \
+    coalesce(r.peers, (select count(*) from (select 1 from access_grant p where p.entitlement_id = \
+      (select q.entitlement_id from access_grant q where q.access_grant_id = r.access_grant_id) \
+      and p.ended_at is null and p.identity_id <> r.identity_id limit 1000) peers)) as peers \
     from review_item r join campaign c on c.campaign_id = r.campaign_id";
 
 fn item_row(row: &AnyRow) -> Result<ReviewItem> {
