@@ -2,9 +2,10 @@
 //! inserted, deleted, cut, spliced with other samples, JSON and CSV tokens dropped in), read
 //! by every reader for a while, expecting a snapshot or a refusal and never a panic.
 //!
-//! Not part of `make test`: `make fuzz` runs it for `ATTEST_FUZZ_SECS` seconds per format
-//! (600 by default), prints how many inputs each reader took, and writes any input that
-//! panics to `target/fuzz-crashes/` to reproduce it.
+//! Not part of `make test`: `make fuzz` runs every reader at once for `ATTEST_FUZZ_SECS`
+//! seconds (600 by default), from a new seed each run (`ATTEST_FUZZ_SEED` repeats one),
+//! prints how many inputs each reader took, and writes any input that panics to
+//! `target/fuzz-crashes/` to reproduce it.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
@@ -119,10 +120,10 @@ fn mutate(rng: &mut XorShift, bytes: &mut Vec<u8>, others: &[Vec<u8>]) {
 }
 
 /// Fuzzes one reader until `deadline`; returns its line of the report.
-fn fuzz_one(format: Format, own: &[Vec<u8>], everything: &[Vec<u8>], deadline: Instant) -> String {
+fn fuzz_one(format: Format, own: &[Vec<u8>], everything: &[Vec<u8>], seed: u64, deadline: Instant) -> String {
     let crashes = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/fuzz-crashes");
     let dir = tempdir::Dir::new();
-    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15 ^ (format.name().len() as u64) << 32 ^ format.name().as_bytes()[0] as u64);
+    let mut rng = XorShift((seed ^ (format.name().len() as u64) << 32 ^ format.name().as_bytes()[0] as u64) | 1);
     let (started, mut inputs, mut read, mut refused) = (Instant::now(), 0u64, 0u64, 0u64);
     while Instant::now() < deadline {
         let mut bytes = own[rng.below(own.len())].clone();
@@ -151,6 +152,10 @@ fn every_reader_survives_mutated_samples_for_a_while() {
     let seconds: u64 = std::env::var("ATTEST_FUZZ_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(600);
     let samples = super::tests::all_samples();
     let everything: Vec<Vec<u8>> = samples.iter().map(|(_, bytes)| bytes.clone()).collect();
+    // A new seed each run, so runs add up; ATTEST_FUZZ_SEED repeats one.
+    let seed: u64 = std::env::var("ATTEST_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+    });
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let report: Vec<String> = std::thread::scope(|scope| {
         let runs: Vec<_> = Format::ALL
@@ -158,11 +163,11 @@ fn every_reader_survives_mutated_samples_for_a_while() {
             .filter_map(|&format| {
                 let own: Vec<Vec<u8>> = samples.iter().filter(|(f, _)| *f == format).map(|(_, b)| b.clone()).collect();
                 let everything = &everything;
-                (!own.is_empty()).then(|| scope.spawn(move || fuzz_one(format, &own, everything, deadline)))
+                (!own.is_empty()).then(|| scope.spawn(move || fuzz_one(format, &own, everything, seed, deadline)))
             })
             .collect();
         runs.into_iter().map(|run| run.join().unwrap_or_else(|_| "a reader panicked (see above)".into())).collect()
     });
-    println!("fuzzing, {seconds} s, every reader at once on its own thread:\n{}", report.join("\n"));
+    println!("fuzzing, {seconds} s, seed {seed}, every reader at once on its own thread:\n{}", report.join("\n"));
     assert!(report.iter().all(|line| line.ends_with("0 panics")), "{report:?}");
 }
