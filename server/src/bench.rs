@@ -289,11 +289,15 @@ async fn campaigns(url: &str, requests: usize, dir: &std::path::Path) -> Result<
         percentile(&mut timings, 0.95)
     );
 
-    // Decisions, one after another, each with its log entry.
+    // Decisions, one after another, each with its log entry; the queues they come from are
+    // read first (the queue page is measured above).
+    let mut queues = Vec::new();
+    for (_, user) in &reviewers {
+        queues.push((user, campaigns::queue(&db, user, &Default::default(), 50).await?));
+    }
     let mut decided = 0;
     let started = Instant::now();
-    for (_, user) in &reviewers {
-        let queue = campaigns::queue(&db, user, &Default::default(), 50).await?;
+    for (user, queue) in queues {
         for item in queue.items {
             let request = campaigns::Request {
                 item_id: item.item_id,
