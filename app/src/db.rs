@@ -138,6 +138,19 @@ impl Sql {
         self
     }
 
+    /// Appends `(…)` with a placeholder for each of `ids`, for `… in (…)`.
+    pub fn push_in(&mut self, ids: &[i64]) -> &mut Self {
+        self.text.push('(');
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(*id);
+        }
+        self.text.push(')');
+        self
+    }
+
     /// Appends another piece with its own values; it must have been built from `$1`, and
     /// `self` must have no values yet, so the numbering stays right.
     pub fn append(&mut self, part: &Sql) -> &mut Self {

@@ -34,6 +34,18 @@ pub fn leptos_options(site_root: &str, addr: SocketAddr) -> LeptosOptions {
         .build()
 }
 
+/// An error with its causes, e.g. "error sending request: connection refused".
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Where evidence exports are kept unless configured otherwise.
 pub const DEFAULT_EXPORTS_DIR: &str = "data/exports";
 

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use app::identities::encode_component as encode;
 use app::imports::server::formats::Format;
 use app::imports::server::model::Snapshot;
 use app::imports::server::{BadInput, Quiet, csv_bundle};
@@ -238,19 +239,6 @@ pub async fn admin_upload(State(state): State<AppState>, Extension(Viewer(user))
             back(&source, Err("the import failed; nothing was changed".into()))
         }
     }
-}
-
-/// Percent-encodes a query value.
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

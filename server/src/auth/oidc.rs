@@ -16,6 +16,8 @@ use openidconnect::{
 use sqlx::Row;
 use tokio::sync::RwLock;
 
+use crate::error_chain;
+
 type Client = CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
 
 /// How long a started sign-in may take at the provider.
@@ -259,17 +261,6 @@ pub fn map_roles(groups: &[String], role_map: &[(String, Role)]) -> Vec<Role> {
     roles.sort();
     roles.dedup();
     roles
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -128,7 +128,7 @@ impl Mailer {
             .body(hook.body.clone())
             .send()
             .await
-            .map_err(|e| format!("POST {}: {}", hook.url, error_chain(&e)))?;
+            .map_err(|e| format!("POST {}: {}", hook.url, crate::error_chain(&e)))?;
         let status = answer.status();
         if status.is_success() {
             return Ok(format!("HTTP {}", status.as_u16()));
@@ -184,18 +184,6 @@ impl Mailer {
         }
         Ok(())
     }
-}
-
-/// An error with its causes, e.g. "error sending request: connection refused".
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// An SMTP transport from its URL, and how to describe it without the password.

@@ -761,23 +761,7 @@ pub async fn close_stage_as(db: &Db, campaign_id: i64, by: &CurrentUser, note: O
                 .execute(&mut *tx)
                 .await?;
         }
-        chain::append(
-            &mut tx,
-            NewEntry {
-                campaign_id,
-                item_id: Some(item_id),
-                stage,
-                action,
-                justification: None,
-                exception_until: None,
-                reassigned_to: None,
-                bulk: false,
-                approver: &approver,
-                approver_subject: &subject,
-                at,
-            },
-        )
-        .await?;
+        chain::append(&mut tx, NewEntry::event(campaign_id, Some(item_id), stage, action, &approver, &subject, at)).await?;
     }
     crate::evidence::server::remediation::open_tasks(&mut tx, campaign_id, at).await?;
     let action = if last_stage {

@@ -821,14 +821,9 @@ pub async fn verify_dir(dir: &Path, db: Option<&Db>) -> Result<Verdict> {
         ));
     }
     for chunk in entries.chunks(500) {
-        let mut sql = Sql::new("select seq, hash from decision_log where seq in (");
-        for (n, (seq, _)) in chunk.iter().enumerate() {
-            if n > 0 {
-                sql.push(", ");
-            }
-            sql.bind(*seq);
-        }
-        sql.push(")");
+        let seqs: Vec<i64> = chunk.iter().map(|(seq, _)| *seq).collect();
+        let mut sql = Sql::new("select seq, hash from decision_log where seq in ");
+        sql.push_in(&seqs);
         let live: std::collections::HashMap<i64, String> =
             sql.query()?.fetch_all(&db.pool).await?.iter().map(|r| Ok((r.try_get("seq")?, r.try_get("hash")?))).collect::<Result<_>>()?;
         for (seq, hash) in chunk {

@@ -196,14 +196,7 @@ pub async fn active_exceptions(db: &Db, grant_ids: &[i64]) -> Result<Vec<(i64, S
             "select r.access_grant_id, r.exception_until, r.decided_by, r.justification, c.name from review_item r \
              join campaign c on c.campaign_id = r.campaign_id where r.decision = 'exception' and r.exception_until > ",
         );
-        sql.bind(now()).push(" and r.access_grant_id in (");
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(*id);
-        }
-        sql.push(") order by r.exception_until");
+        sql.bind(now()).push(" and r.access_grant_id in ").push_in(chunk).push(" order by r.exception_until");
         for row in sql.query()?.fetch_all(&db.pool).await? {
             let until: i64 = row.try_get("exception_until")?;
             let by: Option<String> = row.try_get("decided_by")?;

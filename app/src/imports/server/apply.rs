@@ -55,14 +55,7 @@ fn read_values(row: &AnyRow, fields: &[(&str, Ty)]) -> Result<Vec<Value>> {
 async fn end_many(conn: &mut AnyConnection, table: &str, ids: &[i64], at: i64) -> Result<()> {
     for chunk in ids.chunks(PARAMS_PER_STATEMENT) {
         let mut sql = Sql::new(&format!("update {table} set ended_at = "));
-        sql.bind(at).push(", updated_at = ").bind(at).push(&format!(" where {table}_id in ("));
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(*id);
-        }
-        sql.push(")");
+        sql.bind(at).push(", updated_at = ").bind(at).push(&format!(" where {table}_id in ")).push_in(chunk);
         sql.query()?.execute(&mut *conn).await?;
     }
     Ok(())

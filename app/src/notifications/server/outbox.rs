@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::db::{Db, DbError, Result};
+use crate::db::{Db, DbError, Result, decode_err};
 use crate::notifications::{CampaignMail, MailContent, MailKind, MailStatus, OutboxPage, OutboxRow};
 
 /// A mail to write. (kind, recipient, campaign_id, slot) names it: writing the same mail
@@ -103,10 +103,6 @@ pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>> {
             })
         })
         .collect()
-}
-
-fn decode_err(column: &str, message: String) -> DbError {
-    DbError::Sqlx(sqlx::Error::ColumnDecode { index: column.to_string(), source: message.into() })
 }
 
 /// Takes a due mail for `lease` seconds and counts the attempt; `false` when another worker

@@ -155,14 +155,8 @@ pub async fn tasks_changed(conn: &mut AnyConnection, task_ids: &[i64], event: We
     }
     let mut written = 0;
     for chunk in task_ids.chunks(500) {
-        let mut sql = Sql::new(&format!("{} where t.task_id in (", crate::evidence::server::remediation::TASK_SELECT));
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(*id);
-        }
-        sql.push(")");
+        let mut sql = Sql::new(&format!("{} where t.task_id in ", crate::evidence::server::remediation::TASK_SELECT));
+        sql.push_in(chunk);
         let tasks = sql.query()?.fetch_all(&mut *conn).await?;
         for row in &tasks {
             let task = crate::evidence::server::remediation::task_from(row)?;

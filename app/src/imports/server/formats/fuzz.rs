@@ -153,9 +153,10 @@ fn every_reader_survives_mutated_samples_for_a_while() {
     let samples = super::tests::all_samples();
     let everything: Vec<Vec<u8>> = samples.iter().map(|(_, bytes)| bytes.clone()).collect();
     // A new seed each run, so runs add up; ATTEST_FUZZ_SEED repeats one.
-    let seed: u64 = std::env::var("ATTEST_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
-    });
+    let seed: u64 = std::env::var("ATTEST_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let report: Vec<String> = std::thread::scope(|scope| {
         let runs: Vec<_> = Format::ALL
