@@ -10,7 +10,7 @@ use crate::identities::grants_ui::GrantsPage;
 use crate::identities::ui::{ApplicationsPage, IdentitiesPage, IdentityPage, OverviewPage};
 use crate::imports::ui::ImportsAdminPage;
 use crate::notifications::ui::{MailSettingsPage, OutboxAdminPage, WebhooksAdminPage};
-use crate::scoring::ui::RiskPage;
+use crate::scoring::ui::{RiskPage, RiskSettingsPage};
 use crate::session::Permission;
 use crate::session::api::auth_status;
 use crate::session::ui::SignInPage;
@@ -80,6 +80,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/mail") view=MailSettingsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/webhooks") view=WebhooksAdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/imports") view=ImportsAdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/risk") view=RiskSettingsPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>
@@ -128,6 +129,9 @@ fn Header() -> impl IntoView {
                                 <A href="/admin/mail">"Mail"</A>
                                 <A href="/admin/webhooks">"Webhooks"</A>
                                 <A href="/admin/imports">"Imports"</A>
+                            })}
+                            {user.as_ref().is_some_and(|u| u.may(Permission::ConfigureRisk)).then(|| view! {
+                                <A href="/admin/risk">"Risk settings"</A>
                             })}
                         </nav>
                         <div class="who">

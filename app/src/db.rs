@@ -286,12 +286,67 @@ pub async fn insert_many(
     Ok(())
 }
 
-/// Now, in unix seconds.
+/// Reads a large result in key order, a page at a time, each page one JSON array from the
+/// database: a million rows cross the driver as a few hundred values instead of millions, and
+/// each row is deserialized straight into `T` (a struct read from the array's positions).
+pub struct JsonPages {
+    backend: Backend,
+    /// Expressions of one row, in `T`'s field order.
+    columns: String,
+    /// The integer key that orders the pages, e.g. `g.access_grant_id`.
+    key: &'static str,
+    /// `from … where …`: the key's range is added to this condition.
+    from: String,
+    page: i64,
+    after: i64,
+    done: bool,
+}
+
+impl JsonPages {
+    pub fn new(backend: Backend, columns: &[&str], key: &'static str, from: &str, page: i64) -> JsonPages {
+        JsonPages { backend, columns: columns.join(", "), key, from: from.to_string(), page, after: i64::MIN, done: false }
+    }
+
+    /// The next page, or `None` after the last.
+    pub async fn next<T: serde::de::DeserializeOwned>(&mut self, db: &Db) -> Result<Option<Vec<T>>> {
+        use sqlx::Row;
+        if self.done {
+            return Ok(None);
+        }
+        let (array, aggregate) = match self.backend {
+            // json(): the subquery loses the value's JSON subtype, without which it would be quoted as text.
+            Backend::Sqlite => ("json_array", "json_group_array(json(j) order by id)"),
+            Backend::Postgres => ("json_build_array", "json_agg(j order by id)::text"),
+        };
+        let text = format!(
+            "select {aggregate} as items, max(id) as last from (select {key} as id, {array}({columns}) as j {from} and {key} > $1 \
+             order by {key} limit $2) page",
+            key = self.key,
+            columns = self.columns,
+            from = self.from,
+        );
+        let row = sqlx::query(&text).bind(self.after).bind(self.page).fetch_one(&db.pool).await?;
+        let last: Option<i64> = row.try_get("last")?;
+        let Some(last) = last else {
+            self.done = true;
+            return Ok(None);
+        };
+        let items: String = row.try_get("items")?;
+        let rows: Vec<T> = serde_json::from_str(&items).map_err(|e| decode_err("items", e.to_string()))?;
+        if (rows.len() as i64) < self.page {
+            self.done = true;
+        }
+        self.after = last;
+        Ok(Some(rows))
+    }
+}
+
 /// A stored value that does not parse, named by its column.
 pub fn decode_err(column: &str, message: String) -> DbError {
     DbError::Sqlx(sqlx::Error::ColumnDecode { index: column.to_string(), source: message.into() })
 }
 
+/// Now, in unix seconds.
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }

@@ -74,7 +74,7 @@ struct PushQuery {
 }
 
 /// `POST /api/v1/sources/{name}/snapshot[?format=NAME]`: the CSV bundle as multipart
-/// (`identities.csv`, `grants.csv`, optionally `applications.csv`, by field or file name), or a
+/// (`identities.csv`, `grants.csv`, optionally `applications.csv` and `sod_rules.csv`, by field or file name), or a
 /// vendor export (`?format=scim`, `entra`, …) as multipart files or as the request body itself.
 /// Answers with the import summary.
 async fn push_snapshot(State(state): State<AppState>, Path(name): Path<String>, Query(q): Query<PushQuery>, request: Request) -> Response {

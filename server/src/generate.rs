@@ -7,6 +7,7 @@ use std::path::Path;
 
 use app::db::Db;
 use app::identities::{Criticality, IdentityKind, IdentityStatus, Privilege};
+use app::scoring::NewSodRule;
 use app::imports::ImportSummary;
 use app::imports::server::model::{ApplicationRecord, EntitlementRecord, GrantRecord, IdentityRecord, Snapshot};
 use app::imports::server::{Quiet, apply};
@@ -362,8 +363,27 @@ pub fn estate(seed: u64, identities: usize, grants: usize, now: i64) -> Snapshot
     }
     snapshot.identities.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x5eed));
     remap_after_shuffle(&mut snapshot);
+    snapshot.sod_rules = Some(
+        SOD_RULES
+            .iter()
+            .map(|(application_a, entitlement_a, application_b, entitlement_b, reason)| NewSodRule {
+                application_a: application_a.to_string(),
+                entitlement_a: entitlement_a.to_string(),
+                application_b: application_b.to_string(),
+                entitlement_b: entitlement_b.to_string(),
+                reason: reason.to_string(),
+            })
+            .collect(),
+    );
     snapshot
 }
+
+/// Separation-of-duties rules of the generated estate.
+const SOD_RULES: &[(&str, &str, &str, &str, &str)] = &[
+    ("GitHub", "repo:push", "Kubernetes prod", "cluster-admin", "changes code and deploys it to production unreviewed"),
+    ("Workday", "HR Administrator", "Workday", "Payroll Partner", "creates workers and pays them"),
+    ("AWS prod", "billing-export-writer", "Snowflake", "LOADER", "writes billing exports and loads them into the warehouse"),
+];
 
 /// Shuffling identities keeps humans and machines interleaved in files; grants follow.
 fn remap_after_shuffle(snapshot: &mut Snapshot) {
@@ -475,6 +495,14 @@ pub fn write_bundle(snapshot: &Snapshot, dir: &Path) -> Result<(), crate::cli::A
         ])?;
     }
     w.flush()?;
+    if let Some(rules) = &snapshot.sod_rules {
+        let mut w = csv::Writer::from_path(dir.join("sod_rules.csv"))?;
+        w.write_record(app::imports::server::csv_bundle::SOD_REQUIRED)?;
+        for r in rules {
+            w.write_record([&r.application_a, &r.entitlement_a, &r.application_b, &r.entitlement_b, &r.reason])?;
+        }
+        w.flush()?;
+    }
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 /// The files the CSV bundle is made of.
-pub const BUNDLE_FILES: [&str; 3] = ["identities.csv", "grants.csv", "applications.csv"];
+pub const BUNDLE_FILES: [&str; 4] = ["identities.csv", "grants.csv", "applications.csv", "sod_rules.csv"];
 
 /// How an upload is read: the CSV bundle, or one of the vendor formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl Reader {
 
 /// Every format an upload can be read as: (name, what it is).
 pub fn formats() -> Vec<(String, String)> {
-    let mut all = vec![("csv".to_string(), "CSV bundle: identities.csv, grants.csv, applications.csv".to_string())];
+    let mut all = vec![("csv".to_string(), "CSV bundle: identities.csv, grants.csv, applications.csv, sod_rules.csv".to_string())];
     all.extend(Format::ALL.iter().map(|f| (f.name().to_string(), f.name().to_string())));
     all
 }
@@ -69,7 +69,7 @@ impl Received {
                 Some(n) => n.to_string(),
                 None => {
                     return Err(format!(
-                        "unexpected file `{}`: the CSV bundle is identities.csv, grants.csv and optionally applications.csv",
+                        "unexpected file `{}`: the CSV bundle is identities.csv, grants.csv and optionally applications.csv and sod_rules.csv",
                         name.unwrap_or("(unnamed)")
                     ));
                 }

@@ -61,6 +61,7 @@ const MATRIX: &[(&str, &str, &str, [Outcome; 6])] = &[
     ("GET", "/admin/outbox", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
     ("GET", "/admin/mail", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
     ("GET", "/admin/webhooks", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
+    ("GET", "/admin/risk", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
     ("GET", "/admin/imports", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
     ("POST", "/admin/imports/upload", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
     ("GET", "/unsubscribe/not-a-token", "", [UnknownLink, UnknownLink, UnknownLink, UnknownLink, UnknownLink, UnknownLink]),
@@ -95,6 +96,15 @@ const MATRIX: &[(&str, &str, &str, [Outcome; 6])] = &[
     ("POST", "/api/mail_settings", "", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
     ("POST", "/api/send_test_mail", "to=it%40example.com", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
     ("POST", "/api/admin_webhooks", "", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
+    ("POST", "/api/admin_risk_settings", "", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
+    ("POST", "/api/admin_save_risk_settings", "settings[admin_points]=31", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
+    (
+        "POST",
+        "/api/admin_add_sod_rule",
+        "rule[application_a]=a&rule[entitlement_a]=b&rule[application_b]=c&rule[entitlement_b]=d&rule[reason]=e",
+        [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden],
+    ),
+    ("POST", "/api/admin_remove_sod_rule", "sod_rule_id=0", [Unauthorized, NothingToDo, Forbidden, Forbidden, Forbidden, Forbidden]),
     ("POST", "/api/recent_imports", "", [Unauthorized, Ok, Forbidden, Forbidden, Forbidden, Forbidden]),
     (
         "POST",
@@ -163,6 +173,7 @@ fn outcome_of(reply: &Reply) -> Option<Outcome> {
         _ if reply.body.trim() == "{\"Validation\":\"only a failed mail with an address can be sent again\"}" => Some(NothingToDo),
         _ if reply.body.trim() == "{\"Validation\":\"webhook 0 is disabled already or does not exist\"}" => Some(NothingToDo),
         _ if reply.body.trim() == "{\"Validation\":\"webhook 0 is disabled or does not exist\"}" => Some(NothingToDo),
+        _ if reply.body.trim() == "{\"Validation\":\"rule 0 is removed already or does not exist\"}" => Some(NothingToDo),
         StatusCode::NOT_FOUND if reply.body.contains("<h1>Unknown link</h1>") => Some(UnknownLink),
         _ => None,
     }

@@ -176,6 +176,18 @@ impl TestApp {
         .await
     }
 
+    /// POSTs a form (a server function's arguments) with the session `token`.
+    pub async fn post_form(&self, token: &str, path: &str, body: &str) -> Reply {
+        self.request(
+            Request::post(path)
+                .header(header::COOKIE, format!("{}={token}", app::session::COOKIE))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body.to_string()))
+                .expect("request"),
+        )
+        .await
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.db.pool).await.expect("count")
     }

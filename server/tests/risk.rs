@@ -69,3 +69,90 @@ on_both_databases! {
         assert!(page.body.contains("identity terminated but still granted"));
     }
 }
+
+/// The estate bundle with a `sod_rules.csv` of `rules` (lines after the header).
+fn estate_with_rules(rules: &str) -> tempfile::TempDir {
+    let dir = crate::helpers::bundle_copy("estate");
+    std::fs::write(dir.path().join("sod_rules.csv"), format!("application_a,entitlement_a,application_b,entitlement_b,reason\n{rules}"))
+        .expect("writes");
+    dir
+}
+
+on_both_databases! {
+    async fn holding_both_sides_of_a_separation_of_duties_rule_raises_both_grants_with_the_reason(app: TestApp) {
+        app.import(&fixture("estate"), "hr").await.expect("imports");
+        let (before, _) = risk_of(&app, "u1", "repo:push").await;
+        let dir = estate_with_rules("aws-prod,AdministratorAccess,GitHub,repo:push,changes code and deploys it unreviewed\n");
+        app.import(dir.path(), "hr").await.expect("imports");
+        let (after, words) = risk_of(&app, "u1", "repo:push").await;
+        assert!(words.contains("toxic combination with AWS prod: AdministratorAccess (changes code and deploys it unreviewed)"), "{words}");
+        assert!(after > before, "{after} > {before}");
+        let (_, words) = risk_of(&app, "u1", "AdministratorAccess").await;
+        assert!(words.contains("toxic combination with GitHub: repo:push"), "{words}");
+        let page = app.get("/risk").await;
+        assert!(page.body.contains("toxic combination (separation of duties)"));
+        let page = app.get("/admin/risk").await;
+        assert!(page.body.contains("changes code and deploys it unreviewed"), "the rule is listed");
+        assert!(page.body.contains("from the hr bundle"));
+
+        // A bundle without sod_rules.csv keeps the rules; an empty one removes them.
+        app.import(&fixture("estate"), "hr").await.expect("imports");
+        assert!(risk_of(&app, "u1", "repo:push").await.1.contains("toxic combination"));
+        app.import(estate_with_rules("").path(), "hr").await.expect("imports");
+        assert_eq!(risk_of(&app, "u1", "repo:push").await.0, before);
+        assert_eq!(app.count("select count(*) from sod_rule where removed_by = 'import by test'").await, 1, "kept, marked removed");
+    }
+
+    async fn a_bad_rule_in_sod_rules_csv_is_refused_naming_line_and_field_and_nothing_is_stored(app: TestApp) {
+        let dir = estate_with_rules("aws-prod,AdministratorAccess,GitHub,repo:push,fine\naws-prod,s3:*,GitHub,repo:read,\n");
+        let error = app.import(dir.path(), "hr").await.expect_err("refused");
+        assert!(error.contains("sod_rules.csv") && error.contains('3') && error.contains("reason"), "{error}");
+        assert_eq!(app.count("select count(*) from identity").await, 0);
+        assert_eq!(app.count("select count(*) from sod_rule").await, 0);
+    }
+
+    async fn an_admin_changes_a_weight_and_every_grant_is_scored_again_with_the_change_recorded(app: TestApp) {
+        app.import(&fixture("estate"), "hr").await.expect("imports");
+        let (before, _) = risk_of(&app, "svc-orphan", "s3:*").await;
+        let token = app.session_as("iris", &[app::session::Role::Admin]).await;
+        let page = app.get("/admin/risk").await;
+        assert!(page.body.contains("Points: machine identity without owner"), "the settings are listed with their labels");
+        let mut form: Vec<String> = app::scoring::Settings::default()
+            .fields()
+            .into_iter()
+            .map(|f| format!("settings[{}]={}", f.key, if f.key == "no_owner_points" { 0 } else { f.value }))
+            .collect();
+        let reply = app.post_form(&token, "/api/admin_save_risk_settings", &form.join("&")).await;
+        assert_eq!(reply.status, axum::http::StatusCode::OK, "{}", reply.body);
+        assert!(reply.body.contains("Points: machine identity without owner 30 → 0"), "{}", reply.body);
+        let (after, words) = risk_of(&app, "svc-orphan", "s3:*").await;
+        assert!(after < before && !words.contains("no owner"), "{after} < {before}: {words}");
+        let page = app.get("/admin/risk").await;
+        assert!(page.body.contains("Test iris"), "the change names who made it");
+
+        // Out of range: refused, naming the setting; nothing changes.
+        form[0] = "settings[cadence_human_days]=0".into();
+        let reply = app.post_form(&token, "/api/admin_save_risk_settings", &form.join("&")).await;
+        assert!(reply.body.contains("Inactive after (people), days: must be between 1 and 3650, not 0"), "{}", reply.body);
+        assert_eq!(app.count("select count(*) from risk_settings_change").await, 1);
+    }
+
+    async fn an_admin_adds_and_removes_a_rule_on_the_settings_page_and_scores_follow(app: TestApp) {
+        app.import(&fixture("estate"), "hr").await.expect("imports");
+        let token = app.session_as("iris", &[app::session::Role::Admin]).await;
+        let body = "rule[application_a]=AWS+prod&rule[entitlement_a]=AdministratorAccess&rule[application_b]=github&rule[entitlement_b]=repo%3Apush&rule[reason]=deploys+own+code";
+        let reply = app.post_form(&token, "/api/admin_add_sod_rule", body).await;
+        assert_eq!(reply.status, axum::http::StatusCode::OK, "{}", reply.body);
+        assert!(risk_of(&app, "u1", "repo:push").await.1.contains("toxic combination with AWS prod: AdministratorAccess (deploys own code)"));
+        let id: i64 = sqlx::query_scalar("select sod_rule_id from sod_rule").fetch_one(&app.db.pool).await.expect("stored");
+        let page = app.get("/admin/risk").await;
+        assert!(page.body.contains("by Test iris"), "{}", page.body);
+        let reply = app.post_form(&token, "/api/admin_remove_sod_rule", &format!("sod_rule_id={id}")).await;
+        assert_eq!(reply.status, axum::http::StatusCode::OK, "{}", reply.body);
+        assert!(!risk_of(&app, "u1", "repo:push").await.1.contains("toxic"));
+        let removed_by: String = sqlx::query_scalar("select removed_by from sod_rule").fetch_one(&app.db.pool).await.expect("kept");
+        assert_eq!(removed_by, "Test iris");
+        let reply = app.post_form(&token, "/api/admin_add_sod_rule", "rule[application_a]=x&rule[entitlement_a]=y&rule[application_b]=x&rule[entitlement_b]=y&rule[reason]=same").await;
+        assert!(reply.body.contains("both sides name the same entitlement"), "{}", reply.body);
+    }
+}

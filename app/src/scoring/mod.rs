@@ -38,12 +38,14 @@ pub enum Rule {
     NoExpiry,
     ExpiresSoon,
     RareAmongPeers,
+    ToxicCombination,
 }
 
 impl Rule {
     pub const ALL: &'static [Rule] = &[
         Rule::InactiveIdentity,
         Rule::Expired,
+        Rule::ToxicCombination,
         Rule::OwnerInactive,
         Rule::NoOwner,
         Rule::NeverUsed,
@@ -71,6 +73,7 @@ impl Rule {
             Rule::NoExpiry => "no_expiry",
             Rule::ExpiresSoon => "expires_soon",
             Rule::RareAmongPeers => "rare_among_peers",
+            Rule::ToxicCombination => "toxic_combination",
         }
     }
 
@@ -88,12 +91,15 @@ impl Rule {
             Rule::NoExpiry => "credential without expiry",
             Rule::ExpiresSoon => "credential expiring soon",
             Rule::RareAmongPeers => "rare among peers",
+            Rule::ToxicCombination => "toxic combination (separation of duties)",
         }
     }
 }
 
 /// Thresholds and points; the defaults follow published baselines where there are some.
+/// Stored as JSON with each change; a field missing from an older change takes its default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Settings {
     /// Expected cadence of use, in days: people (Entra's inactive-user default)…
     pub cadence_human_days: i64,
@@ -123,6 +129,8 @@ pub struct Settings {
     pub rare_below_percent: u32,
     pub rare_min_peers: i64,
     pub rare_points: u32,
+    /// Holding both sides of a separation-of-duties rule.
+    pub toxic_points: u32,
 }
 
 impl Default for Settings {
@@ -150,7 +158,77 @@ impl Default for Settings {
             rare_below_percent: 30,
             rare_min_peers: 5,
             rare_points: 10,
+            toxic_points: 45,
         }
+    }
+}
+
+/// One setting as the settings page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingField {
+    /// The field's name, as in the stored JSON and the form.
+    pub key: &'static str,
+    pub label: &'static str,
+    pub value: i64,
+    pub min: i64,
+    pub max: i64,
+}
+
+macro_rules! setting_fields {
+    ($($field:ident, $label:literal, $min:literal..=$max:literal;)*) => {
+        impl Settings {
+            /// Every setting with its label and allowed range, in the settings page's order.
+            pub fn fields(&self) -> Vec<SettingField> {
+                vec![$(SettingField { key: stringify!($field), label: $label, value: i64::from(self.$field), min: $min, max: $max }),*]
+            }
+        }
+    };
+}
+
+setting_fields! {
+    cadence_human_days, "Inactive after (people), days", 1..=3650;
+    cadence_key_days, "Inactive after (API keys and tokens), days", 1..=3650;
+    cadence_machine_days, "Inactive after (other machine identities), days", 1..=3650;
+    dormant_points, "Points: dormant access", 0..=100;
+    dormant_extra_points, "Points: added as dormancy reaches three times the cadence", 0..=100;
+    never_used_points, "Points: never used", 0..=100;
+    unused_entitlement_points, "Points: active identity, unused access", 0..=100;
+    admin_points, "Points: admin access", 0..=100;
+    write_points, "Points: write access", 0..=100;
+    unknown_privilege_points, "Points: privilege unknown", 0..=100;
+    no_owner_points, "Points: machine identity without owner", 0..=100;
+    owner_inactive_points, "Points: owner disabled or terminated", 0..=100;
+    inactive_identity_points, "Points: identity disabled or terminated, still granted", 0..=100;
+    expired_points, "Points: expired, still granted", 0..=100;
+    rotation_days, "Not rotated after, days", 1..=3650;
+    not_rotated_points, "Points: credential not rotated", 0..=100;
+    no_expiry_points, "Points: credential without expiry", 0..=100;
+    expires_soon_days, "Expiring soon within, days", 0..=365;
+    expires_soon_points, "Points: credential expiring soon", 0..=100;
+    rare_below_percent, "Rare below, percent of peers holding it", 0..=100;
+    rare_min_peers, "Rarity needs at least this many peers", 1..=1000000;
+    rare_points, "Points: rare among peers", 0..=100;
+    toxic_points, "Points: toxic combination", 0..=100;
+}
+
+impl Settings {
+    /// The first setting outside its range, in words.
+    pub fn check(&self) -> Result<(), String> {
+        match self.fields().into_iter().find(|f| f.value < f.min || f.value > f.max) {
+            Some(f) => Err(format!("{}: must be between {} and {}, not {}", f.label, f.min, f.max, f.value)),
+            None => Ok(()),
+        }
+    }
+
+    /// What differs from `other`, for the record of changes: "Points: admin access 30 → 40".
+    pub fn changes_to(&self, other: &Settings) -> String {
+        self.fields()
+            .into_iter()
+            .zip(other.fields())
+            .filter(|(a, b)| a.value != b.value)
+            .map(|(a, b)| format!("{} {} → {}", a.label, a.value, b.value))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
@@ -183,6 +261,9 @@ pub struct Input {
     /// Holders of this entitlement among the identity's peers, and the peers in all.
     pub peers_holding: i64,
     pub peers: i64,
+    /// The separation-of-duties conflict this grant is one side of, in words:
+    /// "with AWS prod: iam-admin (approves own payments)".
+    pub toxic: Option<String>,
 }
 
 /// A score with the factors behind it, strongest first.
@@ -280,6 +361,11 @@ pub fn score(input: &Input, settings: &Settings, now: i64) -> Score {
         }
     }
 
+    // Separation of duties.
+    if let Some(conflict) = &input.toxic {
+        add(Rule::ToxicCombination, settings.toxic_points, format!("toxic combination {conflict}"));
+    }
+
     // Peer rarity.
     if input.peers >= settings.rare_min_peers && input.peers > 0 {
         let percent = input.peers_holding * 100 / input.peers;
@@ -332,4 +418,83 @@ pub struct RiskOverview {
     pub top: Vec<crate::identities::GrantRow>,
     pub mean_human: i64,
     pub mean_machine: i64,
+}
+
+/// A separation-of-duties rule: one identity holding both entitlements is a toxic combination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SodRule {
+    pub sod_rule_id: i64,
+    /// An application's id in its source, or its name.
+    pub application_a: String,
+    pub entitlement_a: String,
+    pub application_b: String,
+    pub entitlement_b: String,
+    pub reason: String,
+    /// The source whose import bundle brought the rule; `None` when added on the settings page.
+    pub source: Option<String>,
+    pub created_by: String,
+    pub created_at: i64,
+    /// Identities holding both sides now.
+    pub holders: i64,
+}
+
+/// One recorded change of the risk settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsChange {
+    pub summary: String,
+    pub changed_by: String,
+    pub changed_at: i64,
+}
+
+/// The risk settings page: the settings in force, their history and the SoD rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskSettings {
+    pub settings: Settings,
+    pub history: Vec<SettingsChange>,
+    pub sod_rules: Vec<SodRule>,
+    pub now: i64,
+}
+
+/// The longest text of a rule's field or reason.
+pub const MAX_SOD_TEXT: usize = 500;
+
+/// A new rule as typed on the settings page or read from `sod_rules.csv`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct NewSodRule {
+    pub application_a: String,
+    pub entitlement_a: String,
+    pub application_b: String,
+    pub entitlement_b: String,
+    pub reason: String,
+}
+
+impl NewSodRule {
+    /// Trims every field; the first empty or overlong one is named.
+    pub fn checked(self) -> Result<NewSodRule, String> {
+        let rule = NewSodRule {
+            application_a: self.application_a.trim().to_string(),
+            entitlement_a: self.entitlement_a.trim().to_string(),
+            application_b: self.application_b.trim().to_string(),
+            entitlement_b: self.entitlement_b.trim().to_string(),
+            reason: self.reason.trim().to_string(),
+        };
+        for (field, value) in [
+            ("application_a", &rule.application_a),
+            ("entitlement_a", &rule.entitlement_a),
+            ("application_b", &rule.application_b),
+            ("entitlement_b", &rule.entitlement_b),
+            ("reason", &rule.reason),
+        ] {
+            if value.is_empty() {
+                return Err(format!("{field} is required"));
+            }
+            if value.chars().count() > MAX_SOD_TEXT {
+                return Err(format!("{field} is longer than {MAX_SOD_TEXT} characters"));
+            }
+        }
+        if (&rule.application_a, &rule.entitlement_a) == (&rule.application_b, &rule.entitlement_b) {
+            return Err("entitlement_b: both sides name the same entitlement".into());
+        }
+        Ok(rule)
+    }
 }

@@ -21,6 +21,7 @@ fn calm() -> Input {
         last_used_at: Some(NOW - DAY),
         peers_holding: 8,
         peers: 10,
+        toxic: None,
     }
 }
 
@@ -147,6 +148,36 @@ fn rarity_needs_enough_peers_to_mean_anything() {
     assert_eq!(score(&few, &Settings::default(), NOW).value, 0);
 }
 
+#[test]
+fn holding_both_sides_of_a_separation_of_duties_rule_is_named_with_the_reason() {
+    let toxic = Input { toxic: Some("with Payments: approve (create and approve payments)".into()), ..calm() };
+    let scored = score(&toxic, &Settings::default(), NOW);
+    assert_eq!(scored.words(), "toxic combination with Payments: approve (create and approve payments)");
+    assert_eq!(rules(&scored), vec![Rule::ToxicCombination]);
+    assert_eq!(scored.value, 45);
+}
+
+#[test]
+fn a_settings_change_beyond_its_range_is_refused_naming_the_field() {
+    let settings = Settings { cadence_human_days: 0, ..Settings::default() };
+    assert_eq!(settings.check(), Err("Inactive after (people), days: must be between 1 and 3650, not 0".to_string()));
+    let settings = Settings { admin_points: 101, ..Settings::default() };
+    assert!(settings.check().is_err_and(|e| e.starts_with("Points: admin access")), "{:?}", settings.check());
+    assert_eq!(Settings::default().check(), Ok(()));
+}
+
+#[test]
+fn a_settings_change_is_described_field_by_field() {
+    let changed = Settings { admin_points: 40, rotation_days: 60, ..Settings::default() };
+    assert_eq!(Settings::default().changes_to(&changed), "Points: admin access 30 → 40; Not rotated after, days 90 → 60");
+}
+
+#[test]
+fn settings_stored_before_a_field_existed_take_its_default() {
+    let old: Settings = serde_json::from_str(r#"{"admin_points": 50}"#).expect("parses");
+    assert_eq!(old, Settings { admin_points: 50, ..Settings::default() });
+}
+
 fn any_input() -> impl Strategy<Value = Input> {
     (
         prop::sample::select(IdentityKind::ALL.to_vec()),
@@ -191,6 +222,7 @@ fn any_input() -> impl Strategy<Value = Input> {
                 last_used_at: used.map(|d| NOW - d * DAY),
                 peers_holding: holding.min(peers),
                 peers,
+                toxic: None,
             },
         )
 }

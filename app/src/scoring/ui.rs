@@ -2,8 +2,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::{KindBadge, PrivilegeBadge, Risk, error_view, thousands};
-use crate::scoring::RiskOverview;
-use crate::scoring::api::get_risk_overview;
+use crate::scoring::api::{AdminAddSodRule, AdminRemoveSodRule, AdminSaveRiskSettings, admin_risk_settings, get_risk_overview};
+use crate::scoring::{RiskOverview, RiskSettings, Settings};
 
 #[component]
 pub fn RiskPage() -> impl IntoView {
@@ -94,5 +94,132 @@ fn Histogram(bands: Vec<(i64, i64)>) -> impl IntoView {
             }).collect_view()}
             <line x1=pad y1=height - pad x2=width y2=height - pad stroke="#999" />
         </svg>
+    }
+}
+
+/// Admins change weights and thresholds and the separation-of-duties rules; every change is
+/// recorded with who made it, and every grant is scored again.
+#[component]
+pub fn RiskSettingsPage() -> impl IntoView {
+    let save = ServerAction::<AdminSaveRiskSettings>::new();
+    let add = ServerAction::<AdminAddSodRule>::new();
+    let remove = ServerAction::<AdminRemoveSodRule>::new();
+    let page = Resource::new(move || (save.version().get(), add.version().get(), remove.version().get()), |_| admin_risk_settings());
+    let outcome = move |value: Option<Result<String, crate::error::AppError>>| {
+        value.map(|result| match result {
+            Ok(message) => view! { <p class="notice" role="status">{message}</p> }.into_any(),
+            Err(e) => error_view(e),
+        })
+    };
+    view! {
+        <Title text="Risk settings · attest" />
+        <section class="page">
+            <h1>"Risk settings"</h1>
+            <p class="lede">
+                "The thresholds and points behind every score (the README's \"Risk scores\" explains the formula), and the "
+                "separation-of-duties rules: one identity holding both sides of a rule is a toxic combination. "
+                "Every change is recorded with your name, and every grant is scored again at once."
+            </p>
+            {move || outcome(save.value().get())}
+            {move || outcome(add.value().get())}
+            {move || outcome(remove.value().get())}
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Ok(page) => view! { <RiskSettingsView page save add remove /> }.into_any(),
+                        Err(e) => error_view(e),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn RiskSettingsView(
+    page: RiskSettings,
+    save: ServerAction<AdminSaveRiskSettings>,
+    add: ServerAction<AdminAddSodRule>,
+    remove: ServerAction<AdminRemoveSodRule>,
+) -> impl IntoView {
+    let defaults = Settings::default();
+    let fields = page.settings.fields().into_iter().zip(defaults.fields()).map(|(f, d)| {
+        let name = format!("settings[{}]", f.key);
+        view! {
+            <label class="setting">
+                <span>{f.label}</span>
+                <input type="number" name=name value=f.value min=f.min max=f.max required />
+                <small class="muted">{format!("default {}", d.value)}</small>
+            </label>
+        }
+    }).collect_view();
+    let now = page.now;
+    view! {
+        <h2>"Thresholds and points"</h2>
+        <ActionForm action=save attr:class="settings-form">
+            <div class="settings-grid">{fields}</div>
+            <button type="submit" class="primary">"Save and score again"</button>
+        </ActionForm>
+        <h2>"Separation of duties"</h2>
+        <p class="muted">
+            "An application is named by its id in the source or its name; an entitlement by its name. Rules also come from "
+            <code>"sod_rules.csv"</code> " in a CSV bundle, where the source's next bundle replaces them."
+        </p>
+        {if page.sod_rules.is_empty() {
+            view! { <p class="muted">"No rules yet."</p> }.into_any()
+        } else {
+            view! {
+                <table class="sod-rules">
+                    <thead><tr>
+                        <th scope="col">"One side"</th><th scope="col">"Other side"</th><th scope="col">"Reason"</th>
+                        <th scope="col" class="num">"Identities holding both"</th><th scope="col">"Added"</th><th scope="col"></th>
+                    </tr></thead>
+                    <tbody>
+                        {page.sod_rules.into_iter().map(|r| {
+                            let id = r.sod_rule_id;
+                            let origin = match r.source {
+                                Some(source) => format!("from the {source} bundle"),
+                                None => format!("by {}", r.created_by),
+                            };
+                            view! {
+                                <tr data-testid="sod-rule">
+                                    <td>{r.application_a}": "{r.entitlement_a}</td>
+                                    <td>{r.application_b}": "{r.entitlement_b}</td>
+                                    <td>{r.reason}</td>
+                                    <td class="num">{thousands(r.holders)}</td>
+                                    <td>{crate::time_fmt::relative(r.created_at, now)}" "{origin}</td>
+                                    <td>
+                                        <ActionForm action=remove>
+                                            <input type="hidden" name="sod_rule_id" value=id />
+                                            <button type="submit" class="small danger">"Remove"</button>
+                                        </ActionForm>
+                                    </td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any()
+        }}
+        <ActionForm action=add attr:class="sod-form">
+            <label>"Application " <input type="text" name="rule[application_a]" required maxlength="500" placeholder="payments" /></label>
+            <label>"Entitlement " <input type="text" name="rule[entitlement_a]" required maxlength="500" placeholder="create-payment" /></label>
+            <label>"and application " <input type="text" name="rule[application_b]" required maxlength="500" placeholder="payments" /></label>
+            <label>"Entitlement " <input type="text" name="rule[entitlement_b]" required maxlength="500" placeholder="approve-payment" /></label>
+            <label>"Reason " <input type="text" name="rule[reason]" required maxlength="500" placeholder="one person could pay themselves" /></label>
+            <button type="submit" class="primary">"Add rule"</button>
+        </ActionForm>
+        <h2>"Changes"</h2>
+        {if page.history.is_empty() {
+            view! { <p class="muted">"The defaults are in force; nobody has changed them."</p> }.into_any()
+        } else {
+            view! {
+                <ul class="history">
+                    {page.history.into_iter().map(|c| view! {
+                        <li data-testid="settings-change">{crate::time_fmt::date(c.changed_at)}" · "<strong>{c.changed_by}</strong>": "{c.summary}</li>
+                    }).collect_view()}
+                </ul>
+            }.into_any()
+        }}
     }
 }

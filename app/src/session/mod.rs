@@ -63,6 +63,8 @@ pub enum Permission {
     ManageAccess,
     /// Create, launch and close campaigns.
     RunCampaigns,
+    /// Change the risk settings and separation-of-duties rules.
+    ConfigureRisk,
     /// Decide review items assigned to oneself.
     Review,
 }

@@ -359,6 +359,9 @@ pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Pro
 
     progress.phase("resolving owners and managers", None);
     resolve_people(conn).await?;
+    if let Some(rules) = &snapshot.sod_rules {
+        crate::scoring::server::settings::replace_source_rules(conn, rules, source_id, actor, started).await?;
+    }
 
     let finished = now();
     sqlx::query("update source set format = $1, last_imported_at = $2 where source_id = $3")
@@ -390,7 +393,7 @@ pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Pro
     summary.apply_ms = clock.elapsed().as_millis() as u64;
     progress.phase("scoring risk", None);
     let clock = std::time::Instant::now();
-    summary.grants_scored = crate::scoring::server::repo::recompute(db, &crate::scoring::Settings::default(), now()).await?;
+    summary.grants_scored = crate::scoring::server::repo::rescore(db).await?;
     summary.scoring_ms = clock.elapsed().as_millis() as u64;
     let checked = crate::evidence::server::remediation::check_source(db, source_id, actor, now()).await?;
     summary.remediation_verified = checked.verified;

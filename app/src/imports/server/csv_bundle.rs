@@ -29,6 +29,7 @@ pub const GRANT_REQUIRED: &[&str] = &["identity", "application", "entitlement"];
 pub const GRANT_OPTIONAL: &[&str] = &["privilege", "granted_at", "last_used_at", "granted_by"];
 pub const APPLICATION_REQUIRED: &[&str] = &["id", "name"];
 pub const APPLICATION_OPTIONAL: &[&str] = &["owner", "criticality"];
+pub const SOD_REQUIRED: &[&str] = &["application_a", "entitlement_a", "application_b", "entitlement_b", "reason"];
 
 /// Longest value accepted in any field.
 pub const MAX_FIELD: usize = 4096;
@@ -203,6 +204,7 @@ pub fn read_bundle(dir: &Path, source: &str, progress: &dyn Progress) -> Result<
         .ok_or_else(|| missing("identities.csv"))?;
     let mut grants = Table::open(dir, "grants.csv", GRANT_REQUIRED, GRANT_OPTIONAL, &mut warnings)?.ok_or_else(|| missing("grants.csv"))?;
     let applications = Table::open(dir, "applications.csv", APPLICATION_REQUIRED, APPLICATION_OPTIONAL, &mut warnings)?;
+    let sod_rules = Table::open(dir, "sod_rules.csv", SOD_REQUIRED, &[], &mut warnings)?;
 
     // identities.csv
     let mut identity_index: HashMap<String, (u32, u64)> = HashMap::new();
@@ -353,6 +355,34 @@ pub fn read_bundle(dir: &Path, source: &str, progress: &dyn Progress) -> Result<
         });
         snapshot.grants.push(GrantRecord { identity, entitlement: ent, granted_at, last_used_at, granted_by });
     });
+
+    // sod_rules.csv, when given, replaces the rules the source's earlier bundle brought.
+    if let Some(mut table) = sod_rules {
+        let mut rules = Vec::new();
+        table.each(progress, &mut problems, |row, problems| {
+            let rule = (|| {
+                let rule = crate::scoring::NewSodRule {
+                    application_a: row.required("application_a")?.to_string(),
+                    entitlement_a: row.required("entitlement_a")?.to_string(),
+                    application_b: row.required("application_b")?.to_string(),
+                    entitlement_b: row.required("entitlement_b")?.to_string(),
+                    reason: row.required("reason")?.to_string(),
+                };
+                rule.checked().map_err(|message| {
+                    let field = message.split([' ', ':']).next().unwrap_or_default().to_string();
+                    row.problem(&field, message)
+                })
+            })();
+            match rule {
+                Ok(rule) => rules.push(rule),
+                Err(p) => {
+                    problems.rejected += 1;
+                    problems.add(p);
+                }
+            }
+        });
+        snapshot.sod_rules = Some(rules);
+    }
     progress.finish();
     problems.into_result()?;
     snapshot.warnings = warnings;

@@ -59,6 +59,9 @@ pub struct Snapshot {
     pub grants: Vec<GrantRecord>,
     /// Interned strings that repeat across many grants (who granted them).
     pub names: Vec<String>,
+    /// Separation-of-duties rules the source brings (`sod_rules.csv`); `None` keeps the
+    /// rules an earlier snapshot brought.
+    pub sod_rules: Option<Vec<crate::scoring::NewSodRule>>,
     pub warnings: Vec<String>,
 }
 

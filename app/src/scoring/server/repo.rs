@@ -1,53 +1,88 @@
 use std::collections::HashMap;
 
-use futures_util::TryStreamExt;
+use serde::Deserialize;
 use sqlx::Row;
 
-use crate::db::{Db, DbError, Result, Value};
+use crate::db::{Backend, Db, JsonPages, Result, Value};
 use crate::identities::{Criticality, IdentityKind, IdentityStatus, Privilege};
 use crate::scoring::{Input, Settings, score};
 
-/// Changed scores held in memory before they are written to the scratch table.
-const BATCH: usize = 20_000;
+/// Grants read per page, and changed scores held in memory before they go to the scratch table.
+const PAGE: i64 = 10_000;
+/// With more changed scores than this, the risk index is dropped and built again afterwards,
+/// which is several times faster than updating it row by row.
+const REBUILD_INDEX_ABOVE: usize = 100_000;
 
-async fn flush(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    backend: crate::db::Backend,
-    changed: &mut Vec<(i64, i64, String, String)>,
-) -> Result<()> {
-    let rows =
-        changed.drain(..).map(|(id, value, words, rules)| vec![Value::Int(id), Value::Int(value), Value::Text(words), Value::Text(rules)]);
-    crate::db::insert_many(
-        &mut *tx,
-        backend,
-        "insert into risk_scratch (access_grant_id, risk_score, risk_words, risk_rules)",
-        rows,
-        |_| {},
-    )
-    .await
+/// What scoring needs of an identity, read once per identity.
+#[derive(Deserialize)]
+struct IdentityIn(
+    i64,
+    IdentityKind,
+    IdentityStatus,
+    i64,
+    Option<IdentityStatus>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    i64,
+);
+
+struct Identity {
+    kind: IdentityKind,
+    status: IdentityStatus,
+    has_owner: bool,
+    owner_inactive: bool,
+    /// Index into the interned departments.
+    department: u32,
+    last_active_at: Option<i64>,
+    credential_rotated_at: Option<i64>,
+    expires_at: Option<i64>,
+    stored_risk: i64,
+    /// The highest score among its active grants, found while scoring.
+    risk: i64,
 }
 
-fn parse<T>(column: &str, parsed: Result<T, String>) -> Result<T> {
-    parsed.map_err(|e| DbError::Sqlx(sqlx::Error::ColumnDecode { index: column.to_string(), source: e.into() }))
-}
+/// What scoring needs of an entitlement.
+#[derive(Deserialize)]
+struct EntitlementIn(i64, Privilege, i64, i64, Criticality);
+
+/// One active grant: id, identity, entitlement, granted, last used, stored score and words.
+#[derive(Deserialize)]
+struct GrantIn(i64, i64, i64, Option<i64>, Option<i64>, i64, String);
 
 /// Peer groups: people by department; machines by kind and application.
 #[derive(Default)]
 struct Peers {
-    people: HashMap<Option<String>, i64>,
-    people_holding: HashMap<(i64, Option<String>), i64>,
-    machines: HashMap<(String, i64), i64>,
-    machines_holding: HashMap<(i64, String), i64>,
+    people: HashMap<u32, i64>,
+    people_holding: HashMap<(i64, u32), i64>,
+    machines: HashMap<(IdentityKind, i64), i64>,
+    machines_holding: HashMap<(i64, IdentityKind), i64>,
 }
 
-async fn peers(db: &Db) -> Result<Peers> {
+/// Interned departments: `None` is 0.
+#[derive(Default)]
+struct Departments(HashMap<Option<String>, u32>);
+
+impl Departments {
+    fn index(&mut self, department: Option<String>) -> u32 {
+        let next = self.0.len() as u32;
+        *self.0.entry(department).or_insert(next)
+    }
+}
+
+fn kind_of(text: &str) -> Result<IdentityKind> {
+    IdentityKind::parse(text).map_err(|e| crate::db::decode_err("kind", e))
+}
+
+async fn peers(db: &Db, departments: &mut Departments) -> Result<Peers> {
     let mut peers = Peers::default();
     // An identity holds an entitlement at most once, so count(*) counts holders.
     for row in sqlx::query("select department, count(*) as n from identity where ended_at is null and kind = 'human' group by department")
         .fetch_all(&db.pool)
         .await?
     {
-        peers.people.insert(row.try_get("department")?, row.try_get("n")?);
+        peers.people.insert(departments.index(row.try_get("department")?), row.try_get("n")?);
     }
     for row in sqlx::query(
         "select g.entitlement_id, i.department, count(*) as n from access_grant g \
@@ -57,7 +92,7 @@ async fn peers(db: &Db) -> Result<Peers> {
     .fetch_all(&db.pool)
     .await?
     {
-        peers.people_holding.insert((row.try_get("entitlement_id")?, row.try_get("department")?), row.try_get("n")?);
+        peers.people_holding.insert((row.try_get("entitlement_id")?, departments.index(row.try_get("department")?)), row.try_get("n")?);
     }
     for row in sqlx::query(
         "select i.kind, e.application_id, count(distinct g.identity_id) as n from access_grant g \
@@ -67,7 +102,7 @@ async fn peers(db: &Db) -> Result<Peers> {
     .fetch_all(&db.pool)
     .await?
     {
-        peers.machines.insert((row.try_get("kind")?, row.try_get("application_id")?), row.try_get("n")?);
+        peers.machines.insert((kind_of(&row.try_get::<String, _>("kind")?)?, row.try_get("application_id")?), row.try_get("n")?);
     }
     for row in sqlx::query(
         "select g.entitlement_id, i.kind, count(*) as n from access_grant g \
@@ -77,110 +112,218 @@ async fn peers(db: &Db) -> Result<Peers> {
     .fetch_all(&db.pool)
     .await?
     {
-        peers.machines_holding.insert((row.try_get("entitlement_id")?, row.try_get("kind")?), row.try_get("n")?);
+        peers.machines_holding.insert((row.try_get("entitlement_id")?, kind_of(&row.try_get::<String, _>("kind")?)?), row.try_get("n")?);
     }
     Ok(peers)
+}
+
+async fn identities(db: &Db, departments: &mut Departments) -> Result<HashMap<i64, Identity>> {
+    let mut found = HashMap::new();
+    let mut pages = JsonPages::new(
+        db.backend,
+        &[
+            "i.identity_id",
+            "i.kind",
+            "i.status",
+            "case when i.owner is null then 0 else 1 end",
+            "o.status",
+            "i.department",
+            "i.last_active_at",
+            "i.credential_rotated_at",
+            "i.expires_at",
+            "i.risk_score",
+        ],
+        "i.identity_id",
+        "from identity i left join identity o on o.identity_id = i.owner_identity_id where 1 = 1",
+        PAGE,
+    );
+    while let Some(page) = pages.next::<IdentityIn>(db).await? {
+        for IdentityIn(id, kind, status, has_owner, owner_status, department, last_active_at, rotated, expires_at, stored_risk) in page {
+            found.insert(
+                id,
+                Identity {
+                    kind,
+                    status,
+                    has_owner: has_owner != 0,
+                    owner_inactive: owner_status.is_some_and(|s| s != IdentityStatus::Active),
+                    department: departments.index(department),
+                    last_active_at,
+                    credential_rotated_at: rotated,
+                    expires_at,
+                    stored_risk,
+                    risk: 0,
+                },
+            );
+        }
+    }
+    Ok(found)
+}
+
+async fn entitlements(db: &Db) -> Result<HashMap<i64, EntitlementIn>> {
+    let mut found = HashMap::new();
+    let mut pages = JsonPages::new(
+        db.backend,
+        &["e.entitlement_id", "e.privilege", "e.privilege_inferred", "e.application_id", "a.criticality"],
+        "e.entitlement_id",
+        "from entitlement e join application a on a.application_id = e.application_id where 1 = 1",
+        PAGE,
+    );
+    while let Some(page) = pages.next::<EntitlementIn>(db).await? {
+        found.extend(page.into_iter().map(|e| (e.0, e)));
+    }
+    Ok(found)
+}
+
+/// Scores every active grant with the settings in force.
+pub async fn rescore(db: &Db) -> Result<u64> {
+    let settings = crate::scoring::server::settings::current(db).await?;
+    recompute(db, &settings, crate::db::now()).await
 }
 
 /// Scores every active grant and stores what changed, then each identity's highest score.
 /// Returns how many grants were scored.
 #[tracing::instrument(skip_all)]
 pub async fn recompute(db: &Db, settings: &Settings, now: i64) -> Result<u64> {
-    let peers = peers(db).await?;
-    // Changed scores go to a scratch table on a second connection, batch by batch, so memory
-    // stays flat however large the estate; one update then applies them all.
+    let clock = std::time::Instant::now();
+    let mut departments = Departments::default();
+    departments.index(None);
+    let peers = peers(db, &mut departments).await?;
+    let mut identities = identities(db, &mut departments).await?;
+    let entitlements = entitlements(db).await?;
+    let toxic = crate::scoring::server::settings::conflicts(db).await?;
+    let read_ms = clock.elapsed().as_millis();
+
+    // Changed scores go to a scratch table batch by batch, so memory stays flat however large
+    // the estate; one update then applies them all.
     let mut tx = db.pool.begin().await?;
     sqlx::query("create temporary table risk_scratch (access_grant_id bigint primary key, risk_score bigint not null, risk_words text not null, risk_rules text not null)")
         .execute(&mut *tx)
         .await?;
-    let mut changed: Vec<(i64, i64, String, String)> = Vec::new();
+    let mut changed: Vec<Vec<Value>> = Vec::new();
     let mut changed_total = 0usize;
     let mut scored = 0u64;
-    {
-        let mut rows = sqlx::query(
-            "select g.access_grant_id, g.entitlement_id, g.granted_at, g.last_used_at, g.risk_score, g.risk_words, \
-             i.kind, i.status, i.owner, i.department, i.last_active_at, i.credential_rotated_at, i.expires_at, \
-             o.status as owner_status, e.privilege, e.privilege_inferred, e.application_id, a.criticality \
-             from access_grant g join identity i on i.identity_id = g.identity_id \
-             join entitlement e on e.entitlement_id = g.entitlement_id \
-             join application a on a.application_id = e.application_id \
-             left join identity o on o.identity_id = i.owner_identity_id \
-             where g.ended_at is null",
-        )
-        .fetch(&db.pool);
-        while let Some(row) = rows.try_next().await? {
-            // Columns by position, in the order of the select above: this loop runs once per grant.
-            let kind = parse("kind", IdentityKind::parse(&row.try_get::<String, _>(6)?))?;
-            let entitlement_id: i64 = row.try_get(1)?;
-            let department: Option<String> = row.try_get(9)?;
-            let (peers_holding, peer_count) = if kind.is_machine() {
-                let application_id: i64 = row.try_get(16)?;
+    let mut pages = JsonPages::new(
+        db.backend,
+        &["g.access_grant_id", "g.identity_id", "g.entitlement_id", "g.granted_at", "g.last_used_at", "g.risk_score", "g.risk_words"],
+        "g.access_grant_id",
+        "from access_grant g where g.ended_at is null",
+        PAGE,
+    );
+    while let Some(page) = pages.next::<GrantIn>(db).await? {
+        for GrantIn(grant_id, identity_id, entitlement_id, granted_at, last_used_at, old_value, old_words) in page {
+            let (Some(identity), Some(entitlement)) = (identities.get_mut(&identity_id), entitlements.get(&entitlement_id)) else {
+                return Err(crate::db::decode_err("access_grant", format!("grant {grant_id} refers to a missing identity or entitlement")));
+            };
+            let (peers_holding, peer_count) = if identity.kind.is_machine() {
                 (
-                    peers.machines_holding.get(&(entitlement_id, kind.as_str().to_string())).copied().unwrap_or(0),
-                    peers.machines.get(&(kind.as_str().to_string(), application_id)).copied().unwrap_or(0),
+                    peers.machines_holding.get(&(entitlement_id, identity.kind)).copied().unwrap_or(0),
+                    peers.machines.get(&(identity.kind, entitlement.3)).copied().unwrap_or(0),
                 )
             } else {
                 (
-                    peers.people_holding.get(&(entitlement_id, department.clone())).copied().unwrap_or(0),
-                    peers.people.get(&department).copied().unwrap_or(0),
+                    peers.people_holding.get(&(entitlement_id, identity.department)).copied().unwrap_or(0),
+                    peers.people.get(&identity.department).copied().unwrap_or(0),
                 )
             };
-            let owner_status: Option<String> = row.try_get(13)?;
             let input = Input {
-                kind,
-                status: parse("status", IdentityStatus::parse(&row.try_get::<String, _>(7)?))?,
-                has_owner: row.try_get::<Option<String>, _>(8)?.is_some(),
-                owner_inactive: owner_status.is_some_and(|s| s != "active"),
-                identity_last_active_at: row.try_get(10)?,
-                credential_rotated_at: row.try_get(11)?,
-                expires_at: row.try_get(12)?,
-                privilege: parse("privilege", Privilege::parse(&row.try_get::<String, _>(14)?))?,
-                privilege_inferred: row.try_get::<i64, _>(15)? != 0,
-                criticality: parse("criticality", Criticality::parse(&row.try_get::<String, _>(17)?))?,
-                granted_at: row.try_get(2)?,
-                last_used_at: row.try_get(3)?,
+                kind: identity.kind,
+                status: identity.status,
+                has_owner: identity.has_owner,
+                owner_inactive: identity.owner_inactive,
+                identity_last_active_at: identity.last_active_at,
+                credential_rotated_at: identity.credential_rotated_at,
+                expires_at: identity.expires_at,
+                privilege: entitlement.1,
+                privilege_inferred: entitlement.2 != 0,
+                criticality: entitlement.4,
+                granted_at,
+                last_used_at,
                 peers_holding,
                 peers: peer_count,
+                toxic: toxic.get(&grant_id).cloned(),
             };
             let result = score(&input, settings, now);
-            let words = result.words();
             let value = i64::from(result.value);
-            let old_value: i64 = row.try_get(4)?;
-            let old_words: String = row.try_get(5)?;
+            identity.risk = identity.risk.max(value);
+            let words = result.words();
             if old_value != value || old_words != words {
                 let rules: String = result.factors.iter().map(|f| format!(",{}", f.rule.as_str())).collect::<String>() + ",";
-                changed.push((row.try_get(0)?, value, words, rules));
-                if changed.len() >= BATCH {
-                    changed_total += changed.len();
-                    flush(&mut tx, db.backend, &mut changed).await?;
-                }
+                changed.push(vec![Value::Int(grant_id), Value::Int(value), Value::Text(words), Value::Text(rules)]);
             }
             scored += 1;
         }
+        if changed.len() >= PAGE as usize {
+            changed_total += changed.len();
+            insert_scratch(&mut tx, db.backend, &mut changed).await?;
+        }
     }
-
     changed_total += changed.len();
-    flush(&mut tx, db.backend, &mut changed).await?;
+    insert_scratch(&mut tx, db.backend, &mut changed).await?;
+    let score_ms = clock.elapsed().as_millis() - read_ms;
+
+    let rebuild = changed_total > REBUILD_INDEX_ABOVE;
+    if rebuild {
+        sqlx::query("drop index access_grant_risk").execute(&mut *tx).await?;
+    }
     sqlx::query(
         "update access_grant set risk_score = s.risk_score, risk_words = s.risk_words, risk_rules = s.risk_rules \
          from risk_scratch s where s.access_grant_id = access_grant.access_grant_id",
     )
     .execute(&mut *tx)
     .await?;
-    sqlx::query("drop table risk_scratch").execute(&mut *tx).await?;
     // Ended grants carry no risk any more.
     sqlx::query("update access_grant set risk_score = 0, risk_words = '', risk_rules = '' where ended_at is not null and risk_score <> 0")
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "update identity set risk_score = coalesce((select max(g.risk_score) from access_grant g \
-         where g.identity_id = identity.identity_id and g.ended_at is null), 0)",
-    )
-    .execute(&mut *tx)
-    .await?;
+    if rebuild {
+        sqlx::query("create index access_grant_risk on access_grant (risk_score, access_grant_id)").execute(&mut *tx).await?;
+    }
+    sqlx::query("drop table risk_scratch").execute(&mut *tx).await?;
+
+    // Each identity carries its riskiest active grant's score.
+    let moved: Vec<[i64; 2]> = identities.iter().filter(|(_, i)| i.risk != i.stored_risk).map(|(id, i)| [*id, i.risk]).collect();
+    let identities_changed = moved.len();
+    for batch in moved.chunks(PAGE as usize) {
+        update_identity_risk(&mut tx, db.backend, batch).await?;
+    }
     tx.commit().await?;
-    tracing::info!(scored, changed = changed_total, "risk scores recomputed");
+    tracing::info!(
+        scored,
+        changed = changed_total,
+        identities_changed,
+        read_ms,
+        score_ms,
+        write_ms = clock.elapsed().as_millis() - read_ms - score_ms,
+        "risk scores recomputed"
+    );
     Ok(scored)
+}
+
+async fn insert_scratch(tx: &mut sqlx::Transaction<'_, sqlx::Any>, backend: Backend, changed: &mut Vec<Vec<Value>>) -> Result<()> {
+    crate::db::insert_many(
+        &mut *tx,
+        backend,
+        "insert into risk_scratch (access_grant_id, risk_score, risk_words, risk_rules)",
+        changed.drain(..),
+        |_| {},
+    )
+    .await
+}
+
+/// Sets identities' scores from `[identity_id, score]` pairs, sent as one JSON array.
+async fn update_identity_risk(tx: &mut sqlx::Transaction<'_, sqlx::Any>, backend: Backend, rows: &[[i64; 2]]) -> Result<()> {
+    let json = serde_json::to_string(rows).map_err(|e| crate::db::DbError::Sqlx(sqlx::Error::Encode(e.into())))?;
+    let text = match backend {
+        Backend::Sqlite => {
+            "update identity set risk_score = j.value ->> 1 from json_each($1) j where identity.identity_id = j.value ->> 0"
+        }
+        Backend::Postgres => {
+            "update identity set risk_score = (j.value ->> 1)::bigint from json_array_elements($1::json) j \
+             where identity.identity_id = (j.value ->> 0)::bigint"
+        }
+    };
+    sqlx::query(text).bind(json).execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// Distribution, factor counts and the riskiest grants, for the risk page.
