@@ -26,6 +26,7 @@ struct IdentityIn(
     Option<i64>,
     Option<i64>,
     i64,
+    i64,
 );
 
 struct Identity {
@@ -33,6 +34,7 @@ struct Identity {
     status: IdentityStatus,
     has_owner: bool,
     owner_inactive: bool,
+    ended: bool,
     /// Index into the interned departments.
     department: u32,
     last_active_at: Option<i64>,
@@ -43,13 +45,32 @@ struct Identity {
     risk: i64,
 }
 
-/// What scoring needs of an entitlement.
+/// What scoring needs of an entitlement: id, privilege, inferred, application, criticality.
 #[derive(Deserialize)]
 struct EntitlementIn(i64, Privilege, i64, i64, Criticality);
 
-/// One active grant: id, identity, entitlement, granted, last used, stored score and words.
+/// One active grant as read: id, identity, entitlement, granted, last used, stored score and words.
 #[derive(Deserialize)]
 struct GrantIn(i64, i64, i64, Option<i64>, Option<i64>, i64, String);
+
+/// One active grant as kept in memory while the estate is scored: the stored words only as a
+/// hash, so a million grants take about 60 MB.
+struct Grant {
+    id: i64,
+    identity: i64,
+    entitlement: i64,
+    granted_at: Option<i64>,
+    last_used_at: Option<i64>,
+    stored_score: i64,
+    stored_words: u64,
+}
+
+fn hash_words(words: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    words.hash(&mut hasher);
+    hasher.finish()
+}
 
 /// Peer groups: people by department; machines by kind and application.
 #[derive(Default)]
@@ -71,52 +92,6 @@ impl Departments {
     }
 }
 
-fn kind_of(text: &str) -> Result<IdentityKind> {
-    IdentityKind::parse(text).map_err(|e| crate::db::decode_err("kind", e))
-}
-
-async fn peers(db: &Db, departments: &mut Departments) -> Result<Peers> {
-    let mut peers = Peers::default();
-    // An identity holds an entitlement at most once, so count(*) counts holders.
-    for row in sqlx::query("select department, count(*) as n from identity where ended_at is null and kind = 'human' group by department")
-        .fetch_all(&db.pool)
-        .await?
-    {
-        peers.people.insert(departments.index(row.try_get("department")?), row.try_get("n")?);
-    }
-    for row in sqlx::query(
-        "select g.entitlement_id, i.department, count(*) as n from access_grant g \
-         join identity i on i.identity_id = g.identity_id \
-         where g.ended_at is null and i.kind = 'human' group by g.entitlement_id, i.department",
-    )
-    .fetch_all(&db.pool)
-    .await?
-    {
-        peers.people_holding.insert((row.try_get("entitlement_id")?, departments.index(row.try_get("department")?)), row.try_get("n")?);
-    }
-    for row in sqlx::query(
-        "select i.kind, e.application_id, count(distinct g.identity_id) as n from access_grant g \
-         join identity i on i.identity_id = g.identity_id join entitlement e on e.entitlement_id = g.entitlement_id \
-         where g.ended_at is null and i.kind <> 'human' group by i.kind, e.application_id",
-    )
-    .fetch_all(&db.pool)
-    .await?
-    {
-        peers.machines.insert((kind_of(&row.try_get::<String, _>("kind")?)?, row.try_get("application_id")?), row.try_get("n")?);
-    }
-    for row in sqlx::query(
-        "select g.entitlement_id, i.kind, count(*) as n from access_grant g \
-         join identity i on i.identity_id = g.identity_id \
-         where g.ended_at is null and i.kind <> 'human' group by g.entitlement_id, i.kind",
-    )
-    .fetch_all(&db.pool)
-    .await?
-    {
-        peers.machines_holding.insert((row.try_get("entitlement_id")?, kind_of(&row.try_get::<String, _>("kind")?)?), row.try_get("n")?);
-    }
-    Ok(peers)
-}
-
 async fn identities(db: &Db, departments: &mut Departments) -> Result<HashMap<i64, Identity>> {
     let mut found = HashMap::new();
     let mut pages = JsonPages::new(
@@ -132,13 +107,14 @@ async fn identities(db: &Db, departments: &mut Departments) -> Result<HashMap<i6
             "i.credential_rotated_at",
             "i.expires_at",
             "i.risk_score",
+            "case when i.ended_at is null then 0 else 1 end",
         ],
         "i.identity_id",
         "from identity i left join identity o on o.identity_id = i.owner_identity_id where 1 = 1",
         PAGE,
     );
     while let Some(page) = pages.next::<IdentityIn>(db).await? {
-        for IdentityIn(id, kind, status, has_owner, owner_status, department, last_active_at, rotated, expires_at, stored_risk) in page {
+        for IdentityIn(id, kind, status, has_owner, owner_status, department, last_active_at, rotated, expires_at, stored_risk, ended) in page {
             found.insert(
                 id,
                 Identity {
@@ -146,6 +122,7 @@ async fn identities(db: &Db, departments: &mut Departments) -> Result<HashMap<i6
                     status,
                     has_owner: has_owner != 0,
                     owner_inactive: owner_status.is_some_and(|s| s != IdentityStatus::Active),
+                    ended: ended != 0,
                     department: departments.index(department),
                     last_active_at,
                     credential_rotated_at: rotated,
@@ -174,34 +151,9 @@ async fn entitlements(db: &Db) -> Result<HashMap<i64, EntitlementIn>> {
     Ok(found)
 }
 
-/// Scores every active grant with the settings in force.
-pub async fn rescore(db: &Db) -> Result<u64> {
-    let settings = crate::scoring::server::settings::current(db).await?;
-    recompute(db, &settings, crate::db::now()).await
-}
-
-/// Scores every active grant and stores what changed, then each identity's highest score.
-/// Returns how many grants were scored.
-#[tracing::instrument(skip_all)]
-pub async fn recompute(db: &Db, settings: &Settings, now: i64) -> Result<u64> {
-    let clock = std::time::Instant::now();
-    let mut departments = Departments::default();
-    departments.index(None);
-    let peers = peers(db, &mut departments).await?;
-    let mut identities = identities(db, &mut departments).await?;
-    let entitlements = entitlements(db).await?;
-    let toxic = crate::scoring::server::settings::conflicts(db).await?;
-    let read_ms = clock.elapsed().as_millis();
-
-    // Changed scores go to a scratch table batch by batch, so memory stays flat however large
-    // the estate; one update then applies them all.
-    let mut tx = db.pool.begin().await?;
-    sqlx::query("create temporary table risk_scratch (access_grant_id bigint primary key, risk_score bigint not null, risk_words text not null, risk_rules text not null)")
-        .execute(&mut *tx)
-        .await?;
-    let mut changed: Vec<Vec<Value>> = Vec::new();
-    let mut changed_total = 0usize;
-    let mut scored = 0u64;
+/// Every active grant, in id order.
+async fn grants(db: &Db) -> Result<Vec<Grant>> {
+    let mut found = Vec::new();
     let mut pages = JsonPages::new(
         db.backend,
         &["g.access_grant_id", "g.identity_id", "g.entitlement_id", "g.granted_at", "g.last_used_at", "g.risk_score", "g.risk_words"],
@@ -210,56 +162,121 @@ pub async fn recompute(db: &Db, settings: &Settings, now: i64) -> Result<u64> {
         PAGE,
     );
     while let Some(page) = pages.next::<GrantIn>(db).await? {
-        for GrantIn(grant_id, identity_id, entitlement_id, granted_at, last_used_at, old_value, old_words) in page {
-            let (Some(identity), Some(entitlement)) = (identities.get_mut(&identity_id), entitlements.get(&entitlement_id)) else {
-                return Err(crate::db::decode_err("access_grant", format!("grant {grant_id} refers to a missing identity or entitlement")));
-            };
-            let (peers_holding, peer_count) = if identity.kind.is_machine() {
-                (
-                    peers.machines_holding.get(&(entitlement_id, identity.kind)).copied().unwrap_or(0),
-                    peers.machines.get(&(identity.kind, entitlement.3)).copied().unwrap_or(0),
-                )
-            } else {
-                (
-                    peers.people_holding.get(&(entitlement_id, identity.department)).copied().unwrap_or(0),
-                    peers.people.get(&identity.department).copied().unwrap_or(0),
-                )
-            };
-            let input = Input {
-                kind: identity.kind,
-                status: identity.status,
-                has_owner: identity.has_owner,
-                owner_inactive: identity.owner_inactive,
-                identity_last_active_at: identity.last_active_at,
-                credential_rotated_at: identity.credential_rotated_at,
-                expires_at: identity.expires_at,
-                privilege: entitlement.1,
-                privilege_inferred: entitlement.2 != 0,
-                criticality: entitlement.4,
-                granted_at,
-                last_used_at,
-                peers_holding,
-                peers: peer_count,
-                toxic: toxic.get(&grant_id).cloned(),
-            };
-            let result = score(&input, settings, now);
-            let value = i64::from(result.value);
-            identity.risk = identity.risk.max(value);
-            let words = result.words();
-            if old_value != value || old_words != words {
-                let rules: String = result.factors.iter().map(|f| format!(",{}", f.rule.as_str())).collect::<String>() + ",";
-                changed.push(vec![Value::Int(grant_id), Value::Int(value), Value::Text(words), Value::Text(rules)]);
+        found.extend(page.into_iter().map(|GrantIn(id, identity, entitlement, granted_at, last_used_at, stored_score, words)| Grant {
+            id,
+            identity,
+            entitlement,
+            granted_at,
+            last_used_at,
+            stored_score,
+            stored_words: hash_words(&words),
+        }));
+    }
+    Ok(found)
+}
+
+/// Counts peers and holders from the identities and grants in memory.
+fn peers(identities: &HashMap<i64, Identity>, entitlements: &HashMap<i64, EntitlementIn>, grants: &[Grant]) -> Peers {
+    let mut peers = Peers::default();
+    for identity in identities.values().filter(|i| !i.ended && i.kind == IdentityKind::Human) {
+        *peers.people.entry(identity.department).or_default() += 1;
+    }
+    // An identity holds an entitlement at most once, so counting grants counts holders.
+    let mut machine_on_app: std::collections::HashSet<(i64, i64)> = std::collections::HashSet::new();
+    for grant in grants {
+        let (Some(identity), Some(entitlement)) = (identities.get(&grant.identity), entitlements.get(&grant.entitlement)) else { continue };
+        if identity.kind.is_machine() {
+            *peers.machines_holding.entry((grant.entitlement, identity.kind)).or_default() += 1;
+            if machine_on_app.insert((grant.identity, entitlement.3)) {
+                *peers.machines.entry((identity.kind, entitlement.3)).or_default() += 1;
             }
-            scored += 1;
+        } else {
+            *peers.people_holding.entry((grant.entitlement, identity.department)).or_default() += 1;
         }
-        if changed.len() >= PAGE as usize {
-            changed_total += changed.len();
-            insert_scratch(&mut tx, db.backend, &mut changed).await?;
+    }
+    peers
+}
+
+/// Scores every active grant with the settings in force.
+pub async fn rescore(db: &Db) -> Result<u64> {
+    let settings = crate::scoring::server::settings::current(db).await?;
+    recompute(db, &settings, crate::db::now()).await
+}
+
+/// Scores every active grant and stores what changed, then each identity's highest score.
+/// The estate is read once, in pages; peers and separation-of-duties conflicts are counted in
+/// memory. Returns how many grants were scored.
+#[tracing::instrument(skip_all)]
+pub async fn recompute(db: &Db, settings: &Settings, now: i64) -> Result<u64> {
+    let clock = std::time::Instant::now();
+    let mut departments = Departments::default();
+    departments.index(None);
+    let mut identities = identities(db, &mut departments).await?;
+    let entitlements = entitlements(db).await?;
+    let grants = grants(db).await?;
+    let rules = crate::scoring::server::settings::resolved_rules(db).await?;
+    let read_ms = clock.elapsed().as_millis();
+    let peers = peers(&identities, &entitlements, &grants);
+    let toxic = crate::scoring::server::settings::conflicts(&rules, grants.iter().map(|g| (g.id, g.identity, g.entitlement)));
+
+    // Changed scores go to a scratch table batch by batch; one update then applies them all.
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("create temporary table risk_scratch (access_grant_id bigint primary key, risk_score bigint not null, risk_words text not null, risk_rules text not null)")
+        .execute(&mut *tx)
+        .await?;
+    let mut changed: Vec<Vec<Value>> = Vec::new();
+    let mut changed_total = 0usize;
+    let mut written_ms = 0;
+    for grant in &grants {
+        let (Some(identity), Some(entitlement)) = (identities.get_mut(&grant.identity), entitlements.get(&grant.entitlement)) else {
+            return Err(crate::db::decode_err("access_grant", format!("grant {} refers to a missing identity or entitlement", grant.id)));
+        };
+        let (peers_holding, peer_count) = if identity.kind.is_machine() {
+            (
+                peers.machines_holding.get(&(grant.entitlement, identity.kind)).copied().unwrap_or(0),
+                peers.machines.get(&(identity.kind, entitlement.3)).copied().unwrap_or(0),
+            )
+        } else {
+            (
+                peers.people_holding.get(&(grant.entitlement, identity.department)).copied().unwrap_or(0),
+                peers.people.get(&identity.department).copied().unwrap_or(0),
+            )
+        };
+        let input = Input {
+            kind: identity.kind,
+            status: identity.status,
+            has_owner: identity.has_owner,
+            owner_inactive: identity.owner_inactive,
+            identity_last_active_at: identity.last_active_at,
+            credential_rotated_at: identity.credential_rotated_at,
+            expires_at: identity.expires_at,
+            privilege: entitlement.1,
+            privilege_inferred: entitlement.2 != 0,
+            criticality: entitlement.4,
+            granted_at: grant.granted_at,
+            last_used_at: grant.last_used_at,
+            peers_holding,
+            peers: peer_count,
+            toxic: toxic.get(&grant.id).cloned(),
+        };
+        let result = score(&input, settings, now);
+        let value = i64::from(result.value);
+        identity.risk = identity.risk.max(value);
+        let words = result.words();
+        if grant.stored_score != value || grant.stored_words != hash_words(&words) {
+            let rules: String = result.factors.iter().map(|f| format!(",{}", f.rule.as_str())).collect::<String>() + ",";
+            changed.push(vec![Value::Int(grant.id), Value::Int(value), Value::Text(words), Value::Text(rules)]);
+            if changed.len() >= PAGE as usize {
+                changed_total += changed.len();
+                let started = std::time::Instant::now();
+                insert_scratch(&mut tx, db.backend, &mut changed).await?;
+                written_ms += started.elapsed().as_millis();
+            }
         }
     }
     changed_total += changed.len();
     insert_scratch(&mut tx, db.backend, &mut changed).await?;
-    let score_ms = clock.elapsed().as_millis() - read_ms;
+    let score_ms = clock.elapsed().as_millis() - read_ms - written_ms;
 
     let rebuild = changed_total > REBUILD_INDEX_ABOVE;
     if rebuild {
@@ -287,6 +304,7 @@ pub async fn recompute(db: &Db, settings: &Settings, now: i64) -> Result<u64> {
         update_identity_risk(&mut tx, db.backend, batch).await?;
     }
     tx.commit().await?;
+    let scored = grants.len() as u64;
     tracing::info!(
         scored,
         changed = changed_total,

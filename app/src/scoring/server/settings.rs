@@ -1,5 +1,7 @@
 //! The risk settings in force and their history, and separation-of-duties rules.
 
+use std::collections::HashMap;
+
 use sqlx::Row;
 
 use crate::db::{Db, DbError, Result, decode_err};
@@ -57,34 +59,129 @@ pub async fn save(db: &Db, settings: &Settings, by: &str, by_subject: &str, at: 
 pub async fn rules(db: &Db) -> Result<Vec<SodRule>> {
     let rows = sqlx::query(
         "select r.sod_rule_id, r.application_a, r.entitlement_a, r.application_b, r.entitlement_b, r.reason, s.name as source, \
-         r.created_by, r.created_at, \
-         (select count(distinct ga.identity_id) from application aa \
-            join entitlement ea on ea.application_id = aa.application_id and ea.name = r.entitlement_a \
-            join access_grant ga on ga.entitlement_id = ea.entitlement_id and ga.ended_at is null \
-            join access_grant gb on gb.identity_id = ga.identity_id and gb.ended_at is null \
-            join entitlement eb on eb.entitlement_id = gb.entitlement_id and eb.name = r.entitlement_b \
-            join application ab on ab.application_id = eb.application_id and (ab.external_id = r.application_b or ab.name = r.application_b) \
-            where aa.external_id = r.application_a or aa.name = r.application_a) as holders \
-         from sod_rule r left join source s on s.source_id = r.source_id where r.removed_at is null order by r.sod_rule_id",
+         r.created_by, r.created_at from sod_rule r left join source s on s.source_id = r.source_id \
+         where r.removed_at is null order by r.sod_rule_id",
     )
     .fetch_all(&db.pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(SodRule {
-                sod_rule_id: r.try_get("sod_rule_id")?,
-                application_a: r.try_get("application_a")?,
-                entitlement_a: r.try_get("entitlement_a")?,
-                application_b: r.try_get("application_b")?,
-                entitlement_b: r.try_get("entitlement_b")?,
-                reason: r.try_get("reason")?,
-                source: r.try_get("source")?,
-                created_by: r.try_get("created_by")?,
-                created_at: r.try_get("created_at")?,
-                holders: r.try_get("holders")?,
-            })
-        })
-        .collect()
+    let resolved = resolved_rules(db).await?;
+    let mut found = Vec::with_capacity(rows.len());
+    for r in rows {
+        let sod_rule_id: i64 = r.try_get("sod_rule_id")?;
+        let holders = match resolved.iter().find(|rule| rule.sod_rule_id == sod_rule_id) {
+            Some(rule) => holders(db, rule).await?,
+            None => 0,
+        };
+        found.push(SodRule {
+            sod_rule_id,
+            application_a: r.try_get("application_a")?,
+            entitlement_a: r.try_get("entitlement_a")?,
+            application_b: r.try_get("application_b")?,
+            entitlement_b: r.try_get("entitlement_b")?,
+            reason: r.try_get("reason")?,
+            source: r.try_get("source")?,
+            created_by: r.try_get("created_by")?,
+            created_at: r.try_get("created_at")?,
+            holders,
+        });
+    }
+    Ok(found)
+}
+
+/// Identities holding both sides of `rule` now: each grant of side A looks up its identity's
+/// grants of side B in the (identity, entitlement) index.
+async fn holders(db: &Db, rule: &ResolvedRule) -> Result<i64> {
+    let a: Vec<i64> = rule.a.iter().map(|e| e.entitlement_id).collect();
+    let b: Vec<i64> = rule.b.iter().map(|e| e.entitlement_id).collect();
+    let mut sql = crate::db::Sql::new("select count(distinct ga.identity_id) from access_grant ga where ga.ended_at is null and ga.entitlement_id in ");
+    sql.push_in(&a);
+    sql.push(" and exists (select 1 from access_grant gb where gb.identity_id = ga.identity_id and gb.ended_at is null and gb.entitlement_id in ");
+    sql.push_in(&b);
+    sql.push(")");
+    Ok(sql.query_scalar()?.fetch_one(&db.pool).await?)
+}
+
+/// One side of a rule as found in the inventory.
+#[derive(Debug, Clone)]
+pub struct Side {
+    pub entitlement_id: i64,
+    pub application: String,
+    pub entitlement: String,
+}
+
+/// A rule in force with the entitlements each side names (an application's id or name may
+/// match applications of several sources).
+#[derive(Debug, Clone)]
+pub struct ResolvedRule {
+    pub sod_rule_id: i64,
+    pub reason: String,
+    pub a: Vec<Side>,
+    pub b: Vec<Side>,
+}
+
+/// The rules in force whose both sides exist in the inventory, in rule order.
+pub async fn resolved_rules(db: &Db) -> Result<Vec<ResolvedRule>> {
+    let side = |application: &str, entitlement: &str, name: &str| {
+        format!(
+            "select r.sod_rule_id, r.reason, '{name}' as side, e.entitlement_id, a.name as application, e.name as entitlement \
+             from sod_rule r join application a on a.external_id = r.{application} or a.name = r.{application} \
+             join entitlement e on e.application_id = a.application_id and e.name = r.{entitlement} where r.removed_at is null"
+        )
+    };
+    let text = format!(
+        "{} union all {} order by 1, 3, 4",
+        side("application_a", "entitlement_a", "a"),
+        side("application_b", "entitlement_b", "b")
+    );
+    let mut found: Vec<ResolvedRule> = Vec::new();
+    for row in sqlx::query(&text).fetch_all(&db.pool).await? {
+        let sod_rule_id: i64 = row.try_get("sod_rule_id")?;
+        if found.last().is_none_or(|r| r.sod_rule_id != sod_rule_id) {
+            found.push(ResolvedRule { sod_rule_id, reason: row.try_get("reason")?, a: Vec::new(), b: Vec::new() });
+        }
+        let side = Side { entitlement_id: row.try_get("entitlement_id")?, application: row.try_get("application")?, entitlement: row.try_get("entitlement")? };
+        let text_side: String = row.try_get("side")?;
+        if let Some(rule) = found.last_mut() {
+            if text_side == "a" { rule.a.push(side) } else { rule.b.push(side) }
+        }
+    }
+    found.retain(|r| !r.a.is_empty() && !r.b.is_empty());
+    Ok(found)
+}
+
+/// For each grant that is one side of a rule its identity holds both sides of: the other side
+/// and the reason in words, "with Payments: approve (creates and approves payments)". The first
+/// rule wins. `grants` are (grant, identity, entitlement).
+pub fn conflicts(rules: &[ResolvedRule], grants: impl Iterator<Item = (i64, i64, i64)>) -> HashMap<i64, String> {
+    let mut found = HashMap::new();
+    if rules.is_empty() {
+        return found;
+    }
+    let named: std::collections::HashSet<i64> =
+        rules.iter().flat_map(|r| r.a.iter().chain(r.b.iter())).map(|s| s.entitlement_id).collect();
+    // Per identity, its grants of entitlements some rule names.
+    let mut held: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
+    for (grant, identity, entitlement) in grants {
+        if named.contains(&entitlement) {
+            held.entry(identity).or_default().push((grant, entitlement));
+        }
+    }
+    fn side_of<'r>(grants: &[(i64, i64)], side: &'r [Side]) -> Vec<(i64, &'r Side)> {
+        grants.iter().filter_map(|(g, e)| side.iter().find(|s| s.entitlement_id == *e).map(|s| (*g, s))).collect()
+    }
+    for rule in rules {
+        for grants in held.values() {
+            let (a, b) = (side_of(grants, &rule.a), side_of(grants, &rule.b));
+            let (Some((_, first_a)), Some((_, first_b))) = (a.first(), b.first()) else { continue };
+            for (grant, _) in &a {
+                found.entry(*grant).or_insert_with(|| format!("with {}: {} ({})", first_b.application, first_b.entitlement, rule.reason));
+            }
+            for (grant, _) in &b {
+                found.entry(*grant).or_insert_with(|| format!("with {}: {} ({})", first_a.application, first_a.entitlement, rule.reason));
+            }
+        }
+    }
+    found
 }
 
 /// Adds rules, from the settings page (`source_id` none) or from an import bundle.
@@ -128,34 +225,4 @@ pub async fn remove_rule(db: &Db, sod_rule_id: i64, by: &str, at: i64) -> Result
         .execute(&db.pool)
         .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// For each active grant that is one side of a rule in force: the other side and the reason in
-/// words, "with Payments: approve (creates and approves payments)". The first rule wins.
-pub async fn conflicts(db: &Db) -> Result<std::collections::HashMap<i64, String>> {
-    let mut found = std::collections::HashMap::new();
-    let rows = sqlx::query(
-        "select ga.access_grant_id as a, gb.access_grant_id as b, aa.name as app_a, ea.name as ent_a, ab.name as app_b, eb.name as ent_b, r.reason \
-         from sod_rule r \
-         join application aa on aa.external_id = r.application_a or aa.name = r.application_a \
-         join entitlement ea on ea.application_id = aa.application_id and ea.name = r.entitlement_a \
-         join access_grant ga on ga.entitlement_id = ea.entitlement_id and ga.ended_at is null \
-         join access_grant gb on gb.identity_id = ga.identity_id and gb.ended_at is null \
-         join entitlement eb on eb.entitlement_id = gb.entitlement_id and eb.name = r.entitlement_b \
-         join application ab on ab.application_id = eb.application_id and (ab.external_id = r.application_b or ab.name = r.application_b) \
-         where r.removed_at is null order by r.sod_rule_id, ga.access_grant_id",
-    )
-    .fetch_all(&db.pool)
-    .await?;
-    for row in rows {
-        let (a, b): (i64, i64) = (row.try_get("a")?, row.try_get("b")?);
-        let reason: String = row.try_get("reason")?;
-        let app_a: String = row.try_get("app_a")?;
-        let ent_a: String = row.try_get("ent_a")?;
-        let app_b: String = row.try_get("app_b")?;
-        let ent_b: String = row.try_get("ent_b")?;
-        found.entry(a).or_insert_with(|| format!("with {app_b}: {ent_b} ({reason})"));
-        found.entry(b).or_insert_with(|| format!("with {app_a}: {ent_a} ({reason})"));
-    }
-    Ok(found)
 }
