@@ -6,6 +6,7 @@ use leptos_router::{SsrMode, StaticSegment, path};
 use crate::admin::ui::{PeopleAdminPage, TokensAdminPage};
 use crate::campaigns::ui::{CampaignPage, CampaignsPage, NewCampaignPage, ReviewsPage};
 use crate::evidence::ui::{EvidencePage, RemediationPage};
+use crate::groups::ui::GroupsAdminPage;
 use crate::identities::grants_ui::GrantsPage;
 use crate::identities::ui::{ApplicationsPage, IdentitiesPage, IdentityPage, OverviewPage};
 use crate::imports::ui::ImportsAdminPage;
@@ -81,6 +82,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/webhooks") view=WebhooksAdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/imports") view=ImportsAdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/risk") view=RiskSettingsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/groups") view=GroupsAdminPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>
@@ -121,6 +123,9 @@ fn Header() -> impl IntoView {
                             })}
                             {user.as_ref().is_some_and(|u| u.may(Permission::Export)).then(|| view! {
                                 <A href="/evidence">"Evidence"</A>
+                            })}
+                            {user.as_ref().is_some_and(|u| u.may(Permission::RunCampaigns)).then(|| view! {
+                                <A href="/admin/groups">"Groups"</A>
                             })}
                             {user.as_ref().is_some_and(|u| u.may(Permission::ManageAccess)).then(|| view! {
                                 <A href="/admin/people">"People"</A>

@@ -15,6 +15,8 @@ pub mod components;
 pub mod error;
 /// Remediation of revocations, exceptions that come back, and exports for auditors.
 pub mod evidence;
+/// Reviewer groups: named sets of people a campaign can ask to review together.
+pub mod groups;
 /// The inventory of human and machine identities, applications and grants.
 pub mod identities;
 /// Snapshots from sources: parsing, validating and applying them in one transaction.

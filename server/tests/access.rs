@@ -47,7 +47,8 @@ const PEOPLE: [(&str, &[Role]); 6] = [
 /// (method, path, form body) and the outcome for anonymous, admin, campaign owner, reviewer,
 /// auditor, and a signed-in person with no role. `{identity}`, `{user}`, `{token}`, `{item}` and
 /// `{campaign}` are filled in with real ids; `{draft}` and `{active}` with a fresh draft and a fresh
-/// active campaign for each request.
+/// active campaign for each request; `{who}` with the column's person, `{group}` with a reviewer
+/// group of the column's own, and `{member}` with a person in each of those groups.
 const MATRIX: &[(&str, &str, &str, [Outcome; 6])] = &[
     // Pages.
     ("GET", "/", "", [SignIn, Ok, Ok, Ok, Ok, Ok]),
@@ -63,6 +64,7 @@ const MATRIX: &[(&str, &str, &str, [Outcome; 6])] = &[
     ("GET", "/admin/webhooks", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
     ("GET", "/admin/risk", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
     ("GET", "/admin/imports", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
+    ("GET", "/admin/groups", "", [SignIn, Ok, Ok, NotAllowedPage, Ok, NotAllowedPage]),
     ("POST", "/admin/imports/upload", "", [SignIn, Ok, NotAllowedPage, NotAllowedPage, NotAllowedPage, NotAllowedPage]),
     ("GET", "/unsubscribe/not-a-token", "", [UnknownLink, UnknownLink, UnknownLink, UnknownLink, UnknownLink, UnknownLink]),
     ("GET", "/campaigns", "", [SignIn, Ok, Ok, NotAllowedPage, Ok, NotAllowedPage]),
@@ -143,6 +145,21 @@ const MATRIX: &[(&str, &str, &str, [Outcome; 6])] = &[
         [Unauthorized, Refused, Refused, Refused, Forbidden, Forbidden],
     ),
     ("POST", "/api/decide_items", "items={item}%3A0&action=approve", [Unauthorized, Refused, Refused, Refused, Forbidden, Forbidden]),
+    ("POST", "/api/reviewer_groups", "", [Unauthorized, Ok, Ok, Forbidden, Ok, Forbidden]),
+    ("POST", "/api/create_reviewer_group", "name=made+by+{who}&description=", [Unauthorized, Ok, Ok, Forbidden, Forbidden, Forbidden]),
+    (
+        "POST",
+        "/api/add_reviewer_group_member",
+        "reviewer_group_id={group}&email=ada%40example.com",
+        [Unauthorized, Ok, Ok, Forbidden, Forbidden, Forbidden],
+    ),
+    (
+        "POST",
+        "/api/remove_reviewer_group_member",
+        "reviewer_group_id={group}&identity_id={member}",
+        [Unauthorized, Ok, Ok, Forbidden, Forbidden, Forbidden],
+    ),
+    ("POST", "/api/delete_reviewer_group", "reviewer_group_id={group}", [Unauthorized, Ok, Ok, Forbidden, Forbidden, Forbidden]),
     ("POST", "/api/list_remediation", "", [Unauthorized, Ok, Ok, Forbidden, Ok, Forbidden]),
     ("POST", "/api/mark_remediation_done", "task_id=999999&note=done", [Unauthorized, Refused, Refused, Forbidden, Forbidden, Forbidden]),
     ("POST", "/api/get_evidence", "", [Unauthorized, Ok, Ok, Forbidden, Ok, Forbidden]),
@@ -217,6 +234,13 @@ on_both_databases! {
         let (token, _) = app::session::server::tokens::create(&app.db, "to revoke", &[app::session::TokenScope::Read], 30, "test")
             .await
             .expect("token");
+        let mut groups = Vec::new();
+        for (who, _) in PEOPLE {
+            let group = app::groups::server::repo::create(&app.db, &format!("group of {who}"), "", &olga).await.expect("db").expect("group");
+            app::groups::server::repo::add_member(&app.db, group, "sid@example.com", &olga).await.expect("db").expect("member");
+            groups.push(group);
+        }
+        let member: i64 = app.count("select identity_id from identity where email = 'sid@example.com'").await;
 
         let mut wrong = Vec::new();
         for (method, path, body, expected) in MATRIX {
@@ -229,6 +253,9 @@ on_both_databases! {
                         .replace("{item}", &item.to_string())
                         .replace("{draft}", &drafts[column].to_string())
                         .replace("{active}", &actives[column].to_string())
+                        .replace("{who}", who)
+                        .replace("{group}", &groups[column].to_string())
+                        .replace("{member}", &member.to_string())
                 };
                 let mut request = Request::builder().method(*method).uri(fill(path));
                 if let Some(session) = session {

@@ -24,7 +24,11 @@ fn refused(refusal: crate::campaigns::server::repo::Refusal) -> AppError {
             ),
             _ => format!(
                 "this item changed since you opened it (it is with {} now). The list shows it as it is now.",
-                item.reviewer.as_deref().unwrap_or("nobody")
+                match (&item.reviewer, &item.reviewer_group) {
+                    (Some(person), _) => person.clone(),
+                    (None, Some(group)) => format!("the group {group}"),
+                    (None, None) => "nobody".to_string(),
+                }
             ),
         }),
     }

@@ -17,6 +17,7 @@ text_enum!(
         IdentityOwner => "identity_owner", "owner of a machine identity, manager of a person";
         Manager => "manager", "manager";
         Named => "named", "a named person";
+        Group => "group", "a reviewer group";
     }
 );
 
@@ -74,6 +75,9 @@ pub struct CampaignDraft {
     pub reviewer_rule: String,
     /// Email of the reviewer for the `named` rule.
     pub named_reviewer: String,
+    /// Name of the reviewer group for the `group` rule.
+    #[serde(default)]
+    pub reviewer_group: String,
     /// Email of the person who gets what the rule cannot place, and abstentions.
     pub fallback_reviewer: String,
     /// Email of the second stage's reviewer; empty for one stage.
@@ -102,6 +106,8 @@ pub struct Campaign {
     pub scope_query: String,
     pub reviewer_rule: ReviewerRule,
     pub named_reviewer: Option<String>,
+    /// The group of the `group` rule.
+    pub reviewer_group: Option<String>,
     pub fallback_reviewer: String,
     pub stage2_reviewer: Option<String>,
     pub deadline_at: i64,
@@ -164,7 +170,10 @@ pub struct ReviewItem {
     pub risk_score: i64,
     pub risk_words: String,
     pub stage: i64,
+    /// The person the item is assigned to.
     pub reviewer: Option<String>,
+    /// The group it is assigned to instead: any member but the holder may decide it.
+    pub reviewer_group: Option<String>,
     pub assigned_by: String,
     pub decision: Option<Decision>,
     pub exception_until: Option<i64>,
@@ -187,6 +196,9 @@ pub struct ReviewQueue {
     pub items: Vec<ReviewItem>,
     pub open: i64,
     pub decided: i64,
+    /// Set when a reviewer group holds more open or decided items than are counted (a
+    /// campaign's group items are counted up to a limit): the counts are at least these.
+    pub more: bool,
     pub now: i64,
     /// Set when the signed-in person is not matched to an identity in the inventory.
     pub unmatched: bool,

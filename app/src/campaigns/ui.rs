@@ -7,6 +7,7 @@ use crate::campaigns::api::{
 };
 use crate::campaigns::{CampaignDetail, CampaignStatus, ChainCheck, Decision, ProgressRow, ReviewItem, ReviewQueue};
 use crate::components::{KindBadge, PrivilegeBadge, Risk, ago_or, date_or_dash, error_view, thousands};
+use crate::groups::api::reviewer_groups;
 use crate::notifications::ui::CampaignMailPanel;
 use crate::time_fmt;
 
@@ -72,6 +73,7 @@ pub fn NewCampaignPage() -> impl IntoView {
     let (scope, set_scope) = signal(String::new());
     let (high_risk, set_high_risk) = signal(70_i64);
     let preview = Resource::new(move || (scope.get(), high_risk.get()), |(q, h)| preview_scope(q, h));
+    let groups = Resource::new(|| (), |_| reviewer_groups());
     view! {
         <Title text="New campaign · attest" />
         <section class="page narrow">
@@ -108,9 +110,27 @@ pub fn NewCampaignPage() -> impl IntoView {
                         <option value="identity_owner">"Owner of each machine identity, manager of each person"</option>
                         <option value="manager">"Manager"</option>
                         <option value="named">"A named person (below)"</option>
+                        <option value="group">"A reviewer group (below): any member decides, the first decision counts"</option>
                     </select>
                 </label>
                 <label>"Named reviewer (email, for the named rule)" <input type="email" name="draft[named_reviewer]" /></label>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let groups = groups.await.map(|page| page.groups).unwrap_or_default();
+                        let none = groups.is_empty();
+                        view! {
+                            <label>"Reviewer group (for the group rule)"
+                                <select name="draft[reviewer_group]">
+                                    <option value="">{if none { "no groups yet: make one under Groups" } else { "choose a group" }}</option>
+                                    {groups.into_iter().map(|g| {
+                                        let label = format!("{} ({} members)", g.name, g.members.iter().filter(|m| m.active).count());
+                                        view! { <option value=g.name>{label}</option> }
+                                    }).collect_view()}
+                                </select>
+                            </label>
+                        }
+                    })}
+                </Suspense>
                 <label>"Fallback reviewer (email): gets what the rule cannot place, and abstentions" <input type="email" name="draft[fallback_reviewer]" required /></label>
                 <label>"Second stage reviewer (email, optional): reviews what the first stage approved" <input type="email" name="draft[stage2_reviewer]" /></label>
                 <label>"Deadline" <input type="date" name="draft[deadline]" required /></label>
@@ -218,7 +238,9 @@ fn CampaignView(d: CampaignDetail, launch: ServerAction<LaunchCampaign>, close: 
         <dl class="facts">
             <dt>"Status"</dt><dd data-testid="campaign-status">{status}</dd>
             <dt>"Scope"</dt><dd><code>{c.scope_query.clone()}</code></dd>
-            <dt>"Reviewers"</dt><dd>{c.reviewer_rule.label()}{c.named_reviewer.clone().map(|n| format!(": {n}"))}{format!("; fallback {}", c.fallback_reviewer)}
+            <dt>"Reviewers"</dt><dd>{c.reviewer_rule.label()}{c.named_reviewer.clone().map(|n| format!(": {n}"))}
+                {c.reviewer_group.clone().map(|g| view! { ": " <a href="/admin/groups" data-testid="reviewer-group">{g}</a> })}
+                {format!("; fallback {}", c.fallback_reviewer)}
                 {c.stage2_reviewer.clone().map(|s| format!("; second stage {s}"))}</dd>
             <dt>"Deadline"</dt><dd class=if overdue { "overdue" } else { "" }>{time_fmt::date(c.deadline_at)}{overdue.then_some(" — overdue")}</dd>
             <dt>"Undecided at the deadline"</dt><dd>{c.deadline_action.label()}</dd>
@@ -374,7 +396,11 @@ fn QueueView(
     let bulk_max_risk = queue.items.iter().filter(|i| !i.high_risk && i.decision.is_none()).map(|i| i.risk_score).max().unwrap_or(0);
     view! {
         <p class="progress" data-testid="review-progress">
-            {format!("{} decided, {} open of {} in open stages ({}%)", queue.decided, queue.open, total, percent(queue.decided, total))}
+            {if queue.more {
+                format!("at least {} decided and {} open in open stages (a reviewer group's items are counted up to a limit)", thousands(queue.decided), thousands(queue.open))
+            } else {
+                format!("{} decided, {} open of {} in open stages ({}%)", queue.decided, queue.open, total, percent(queue.decided, total))
+            }}
         </p>
         {queue.items.is_empty().then(|| view! { <p class="muted">"Nothing waits for you."</p> })}
         <table class="reviews">
@@ -441,7 +467,10 @@ fn ItemRow(item: ReviewItem, index: usize, now: i64, decide: ServerAction<Decide
                     n => format!("{n} others held this at launch"),
                 }}</span></td>
             <td>{format!("used {}", ago_or(item.last_used_at, now, "never"))}<br /><span class="muted">{format!("granted {}", date_or_dash(item.granted_at))}</span></td>
-            <td>{item.campaign.clone()}<br /><span class="muted">{format!("due {}", time_fmt::date(item.deadline_at))}</span></td>
+            <td>{item.campaign.clone()}<br /><span class="muted">{format!("due {}", time_fmt::date(item.deadline_at))}</span>
+                {item.reviewer_group.clone().map(|g| view! {
+                    <br /><span class="badge group" title="Any member of the group may decide; the first decision counts.">{format!("group {g}")}</span>
+                })}</td>
             <td class="decide">
                 {current.map(|c| view! { <p class="current">{c}</p> })}
                 <ActionForm action=decide>

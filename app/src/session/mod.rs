@@ -166,7 +166,13 @@ pub const COOKIE: &str = "attest_session";
 /// The page paths a permission guards; pages not listed are open to every signed-in person.
 /// The server's middleware answers 403 for the rest, and every server function checks again.
 pub fn page_permission(path: &str) -> Option<Permission> {
-    let first = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+    let mut segments = path.trim_start_matches('/').split('/');
+    let first = segments.next().unwrap_or_default();
+    // Reviewer groups are kept by whoever runs campaigns and read by whoever reads the estate;
+    // the page shows its forms only to the first.
+    if first == "admin" && segments.next() == Some("groups") {
+        return Some(Permission::ViewEstate);
+    }
     match first {
         "identities" | "grants" | "applications" | "risk" | "campaigns" | "remediation" => Some(Permission::ViewEstate),
         "evidence" => Some(Permission::Export),
@@ -204,6 +210,14 @@ mod tests {
         assert!(allows(&[Role::Reviewer, Role::Auditor], Permission::Review));
         assert!(allows(&[Role::Reviewer, Role::Auditor], Permission::Export));
         assert!(allows(&[Role::Admin], Permission::ManageAccess));
+    }
+
+    #[test]
+    fn reviewer_groups_are_read_with_the_estate_while_the_rest_of_admin_needs_admins() {
+        assert_eq!(page_permission("/admin/groups"), Some(Permission::ViewEstate));
+        assert_eq!(page_permission("/admin/people"), Some(Permission::ManageAccess));
+        assert_eq!(page_permission("/admin"), Some(Permission::ManageAccess));
+        assert_eq!(page_permission("/groups"), None);
     }
 
     #[test]

@@ -89,6 +89,19 @@ async fn check_draft(db: &Db, draft: &CampaignDraft) -> Result<std::result::Resu
     } else {
         None
     };
+    let group = if rule == ReviewerRule::Group {
+        let name = draft.reviewer_group.trim();
+        match crate::groups::server::repo::by_name(db, name).await? {
+            Some((id, _, members)) if members > 0 => Some(id),
+            Some((_, name, _)) => {
+                return Ok(Err(format!("reviewer group: {name} has no active members; add people to it under Groups first")));
+            }
+            None if name.is_empty() => return Ok(Err("reviewer group: choose the group that reviews".into())),
+            None => return Ok(Err(format!("reviewer group: there is no group named `{name}`"))),
+        }
+    } else {
+        None
+    };
     if draft.fallback_reviewer.trim().is_empty() {
         return Ok(Err("fallback reviewer: name a person (by email) who gets what the rule cannot place".into()));
     }
@@ -123,12 +136,13 @@ async fn check_draft(db: &Db, draft: &CampaignDraft) -> Result<std::result::Resu
     if !(1..=365).contains(&draft.max_exception_days) {
         return Ok(Err("longest exception: 1 to 365 days".into()));
     }
-    Ok(Ok(Resolved { rule, named, fallback, stage2, deadline_at, deadline_action, justification }))
+    Ok(Ok(Resolved { rule, named, group, fallback, stage2, deadline_at, deadline_action, justification }))
 }
 
 struct Resolved {
     rule: ReviewerRule,
     named: Option<i64>,
+    group: Option<i64>,
     fallback: i64,
     stage2: Option<i64>,
     deadline_at: i64,
@@ -145,8 +159,8 @@ pub async fn create(db: &Db, draft: &CampaignDraft, by: &CurrentUser) -> Outcome
     let mut tx = db.pool.begin().await?;
     let row = sqlx::query(
         "insert into campaign (name, description, scope_query, reviewer_rule, named_reviewer_id, fallback_reviewer_id, stage2_reviewer_id, \
-         deadline_at, deadline_action, justification, high_risk, max_exception_days, status, stage, created_by, created_by_user_id, created_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'draft', 0, $13, $14, $15) returning campaign_id",
+         deadline_at, deadline_action, justification, high_risk, max_exception_days, status, stage, created_by, created_by_user_id, created_at, \
+         reviewer_group_id) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'draft', 0, $13, $14, $15, $16) returning campaign_id",
     )
     .bind(draft.name.trim())
     .bind(draft.description.trim())
@@ -163,6 +177,7 @@ pub async fn create(db: &Db, draft: &CampaignDraft, by: &CurrentUser) -> Outcome
     .bind(&by.display_name)
     .bind(by.app_user_id)
     .bind(now())
+    .bind(r.group)
     .fetch_one(&mut *tx)
     .await?;
     let campaign_id: i64 = row.try_get("campaign_id")?;
@@ -229,9 +244,10 @@ fn scope_condition(scope: &str) -> std::result::Result<Sql, crate::query::QueryE
     Ok(condition)
 }
 
-/// Freezes what is in scope and assigns every item its reviewer, in one transaction.
-/// Nobody is asked about their own access: such items go to the fallback reviewer, and
-/// when that is the holder too, to nobody (the campaign owner sees them as unassigned).
+/// Freezes what is in scope and assigns every item its reviewer (or reviewer group), in one
+/// transaction. Nobody is asked about their own access: such items go to the fallback
+/// reviewer (for a group: when it has nobody but the holder), and when that is the holder too,
+/// to nobody (the campaign owner sees them as unassigned).
 pub async fn launch(db: &Db, campaign_id: i64, by: &CurrentUser) -> Outcome<i64> {
     let Some(campaign) = get(db, campaign_id).await? else { return invalid(format!("there is no campaign {campaign_id}")) };
     if campaign.status != CampaignStatus::Draft {
@@ -245,43 +261,75 @@ pub async fn launch(db: &Db, campaign_id: i64, by: &CurrentUser) -> Outcome<i64>
         Err(e) => return invalid(format!("scope, column {}: {}", e.column, e.message)),
     };
     let ids = ids(db, campaign_id).await?;
-    let candidate = match campaign.reviewer_rule {
-        ReviewerRule::ApplicationOwner => "a.owner_identity_id".to_string(),
-        ReviewerRule::IdentityOwner => "case when i.kind = 'human' then i.manager_identity_id else i.owner_identity_id end".to_string(),
-        ReviewerRule::Manager => "i.manager_identity_id".to_string(),
-        ReviewerRule::Named => ids.named.unwrap_or(0).to_string(),
-    };
-    let rule = match campaign.reviewer_rule {
-        ReviewerRule::ApplicationOwner => "application owner",
-        ReviewerRule::IdentityOwner => "owner or manager",
-        ReviewerRule::Manager => "manager",
-        ReviewerRule::Named => "named reviewer",
-    };
     let fallback = ids.fallback;
     // The same person: the same identity, or the same email on another source's identity.
     let same = |who: &str| format!("({who}.identity_id = i.identity_id or coalesce(lower({who}.email) = lower(i.email), false))");
     let (r_self, f_self) = (same("r"), same("f"));
-    // Reviewers are people who can still act.
-    let r_ok = "(r.identity_id is not null and r.kind = 'human' and r.status = 'active' and r.ended_at is null)";
+    let person_rule = match campaign.reviewer_rule {
+        ReviewerRule::ApplicationOwner => Some(("a.owner_identity_id".to_string(), "application owner")),
+        ReviewerRule::IdentityOwner => {
+            Some(("case when i.kind = 'human' then i.manager_identity_id else i.owner_identity_id end".to_string(), "owner or manager"))
+        }
+        ReviewerRule::Manager => Some(("i.manager_identity_id".to_string(), "manager")),
+        ReviewerRule::Named => Some((ids.named.unwrap_or(0).to_string(), "named reviewer")),
+        ReviewerRule::Group => None,
+    };
+    let (reviewer, group, assigned, reviewer_join) = match person_rule {
+        Some((candidate, rule)) => {
+            // Reviewers are people who can still act.
+            let r_ok = "(r.identity_id is not null and r.kind = 'human' and r.status = 'active' and r.ended_at is null)";
+            (
+                format!(
+                    "case when {r_ok} and not {r_self} then r.identity_id \
+                     when not {f_self} then f.identity_id else null end"
+                ),
+                "null".to_string(),
+                format!(
+                    "case when {r_ok} and not {r_self} then '{rule}' \
+                     when r.identity_id is null and not {f_self} then 'fallback: no {rule} found' \
+                     when r.identity_id is null then 'nobody: no {rule}, and the fallback reviewer holds this access' \
+                     when {r_self} and not {f_self} then 'fallback: the {rule} holds this access' \
+                     when not {f_self} then 'fallback: the {rule} is not an active person' \
+                     else 'nobody: the fallback reviewer holds this access' end"
+                ),
+                format!(" left join identity r on r.identity_id = {candidate}"),
+            )
+        }
+        None => {
+            // The whole group, but for the holders it has nobody else for.
+            let group = ids.group.unwrap_or(0);
+            let cover = crate::groups::server::repo::coverage(&mut *db.pool.acquire().await?, group).await?;
+            let to_group = match (cover.members, cover.alone.as_slice()) {
+                (0, _) => "1 = 0".to_string(),
+                (_, []) => "1 = 1".to_string(),
+                (_, alone) => format!("i.identity_id not in ({})", alone.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")),
+            };
+            let why = if cover.members == 0 {
+                "fallback: the reviewer group has no active member"
+            } else {
+                "fallback: nobody in the reviewer group but the holder of this access"
+            };
+            (
+                format!("case when {to_group} then null when not {f_self} then f.identity_id else null end"),
+                format!("case when {to_group} then {group} else null end"),
+                format!(
+                    "case when {to_group} then 'reviewer group' when not {f_self} then '{why}' \
+                     else 'nobody: the fallback reviewer holds this access' end"
+                ),
+                String::new(),
+            )
+        }
+    };
     let mut sql = Sql::new(&format!(
         "insert into review_item (campaign_id, access_grant_id, identity_id, identity_name, identity_kind, identity_email, identity_status, \
          owner_name, manager_name, department, purpose, last_active_at, credential_rotated_at, expires_at, application, entitlement, \
-         privilege, granted_at, last_used_at, risk_score, risk_words, stage, reviewer_id, assigned_by, version) \
+         privilege, granted_at, last_used_at, risk_score, risk_words, stage, reviewer_id, reviewer_group_id, assigned_by, version) \
          select {campaign_id}, g.access_grant_id, i.identity_id, i.display_name, i.kind, i.email, i.status, coalesce(o.display_name, i.owner), \
          coalesce(m.display_name, i.manager), i.department, i.purpose, i.last_active_at, i.credential_rotated_at, i.expires_at, a.name, e.name, \
-         e.privilege, g.granted_at, g.last_used_at, g.risk_score, g.risk_words, 1, \
-         case when {r_ok} and not {r_self} then r.identity_id \
-              when not {f_self} then f.identity_id else null end, \
-         case when {r_ok} and not {r_self} then '{rule}' \
-              when r.identity_id is null and not {f_self} then 'fallback: no {rule} found' \
-              when r.identity_id is null then 'nobody: no {rule}, and the fallback reviewer holds this access' \
-              when {r_self} and not {f_self} then 'fallback: the {rule} holds this access' \
-              when not {f_self} then 'fallback: the {rule} is not an active person' \
-              else 'nobody: the fallback reviewer holds this access' end, 0 \
+         e.privilege, g.granted_at, g.last_used_at, g.risk_score, g.risk_words, 1, {reviewer}, {group}, {assigned}, 0 \
          {FROM_GRANTS} \
          left join identity o on o.identity_id = i.owner_identity_id \
-         left join identity m on m.identity_id = i.manager_identity_id \
-         left join identity r on r.identity_id = {candidate} \
+         left join identity m on m.identity_id = i.manager_identity_id{reviewer_join} \
          join identity f on f.identity_id = {fallback}"
     ));
     sql.append(&condition);
@@ -328,17 +376,21 @@ pub async fn launch(db: &Db, campaign_id: i64, by: &CurrentUser) -> Outcome<i64>
 
 struct Ids {
     named: Option<i64>,
+    group: Option<i64>,
     fallback: i64,
     stage2: Option<i64>,
 }
 
 async fn ids(db: &Db, campaign_id: i64) -> Result<Ids> {
-    let row = sqlx::query("select named_reviewer_id, fallback_reviewer_id, stage2_reviewer_id from campaign where campaign_id = $1")
-        .bind(campaign_id)
-        .fetch_one(&db.pool)
-        .await?;
+    let row = sqlx::query(
+        "select named_reviewer_id, reviewer_group_id, fallback_reviewer_id, stage2_reviewer_id from campaign where campaign_id = $1",
+    )
+    .bind(campaign_id)
+    .fetch_one(&db.pool)
+    .await?;
     Ok(Ids {
         named: row.try_get("named_reviewer_id")?,
+        group: row.try_get("reviewer_group_id")?,
         fallback: row.try_get("fallback_reviewer_id")?,
         stage2: row.try_get("stage2_reviewer_id")?,
     })
@@ -346,6 +398,7 @@ async fn ids(db: &Db, campaign_id: i64) -> Result<Ids> {
 
 const CAMPAIGN_COLUMNS: &str = "c.campaign_id, c.name, c.description, c.scope_query, c.reviewer_rule, \
     (select coalesce(email, display_name) from identity where identity_id = c.named_reviewer_id) as named_reviewer, \
+    (select name from reviewer_group where reviewer_group_id = c.reviewer_group_id) as reviewer_group, \
     (select coalesce(email, display_name) from identity where identity_id = c.fallback_reviewer_id) as fallback_reviewer, \
     (select coalesce(email, display_name) from identity where identity_id = c.stage2_reviewer_id) as stage2_reviewer, \
     c.deadline_at, c.deadline_action, c.justification, c.high_risk, c.max_exception_days, c.status, c.stage, \
@@ -361,6 +414,7 @@ fn campaign_row(row: &AnyRow) -> Result<Campaign> {
         scope_query: text("scope_query")?,
         reviewer_rule: ReviewerRule::parse(&text("reviewer_rule")?).map_err(|e| decode_err("reviewer_rule", e))?,
         named_reviewer: row.try_get("named_reviewer")?,
+        reviewer_group: row.try_get("reviewer_group")?,
         fallback_reviewer: row.try_get::<Option<String>, _>("fallback_reviewer")?.unwrap_or_default(),
         stages: if stage2.is_some() { 2 } else { 1 },
         stage2_reviewer: stage2,
@@ -413,6 +467,7 @@ const ITEM_COLUMNS: &str = "r.item_id, r.campaign_id, c.name as campaign, c.dead
     r.manager_name, r.department, r.purpose, r.last_active_at, r.credential_rotated_at, r.expires_at, r.application, r.entitlement, \
     r.privilege, r.granted_at, r.last_used_at, r.risk_score, r.risk_words, r.stage, \
     (select coalesce(v.display_name, v.email) from identity v where v.identity_id = r.reviewer_id) as reviewer, \
+    (select g.name from reviewer_group g where g.reviewer_group_id = r.reviewer_group_id) as reviewer_group, \
     r.assigned_by, r.decision, r.exception_until, r.justification, r.decided_by, r.decided_at, r.outcome, r.version, \
     coalesce(r.peers, (select count(*) from (select 1 from access_grant p where p.entitlement_id = \
       (select q.entitlement_id from access_grant q where q.access_grant_id = r.access_grant_id) \
@@ -452,6 +507,7 @@ fn item_row(row: &AnyRow) -> Result<ReviewItem> {
         risk_words: row.try_get("risk_words")?,
         stage: row.try_get("stage")?,
         reviewer: row.try_get("reviewer")?,
+        reviewer_group: row.try_get("reviewer_group")?,
         assigned_by: row.try_get("assigned_by")?,
         decision: decision.map(|d| Decision::parse(&d)).transpose().map_err(|e| decode_err("decision", e))?,
         exception_until: row.try_get("exception_until")?,
@@ -483,23 +539,46 @@ pub struct QueueFilter {
     pub include_decided: bool,
 }
 
-/// The items waiting for `user` in open stages, riskiest first.
-pub async fn queue(db: &Db, user: &CurrentUser, filter: &QueueFilter, limit: i64) -> Result<ReviewQueue> {
-    let Some(me) = user.identity_id else {
-        return Ok(ReviewQueue { items: Vec::new(), open: 0, decided: 0, now: now(), unmatched: true });
-    };
-    let mut condition = Sql::new(" where c.status = 'active' and r.stage = c.stage and r.outcome is null and r.reviewer_id = ");
-    condition.bind(me);
-    let mut counts = Sql::new(
-        "select coalesce(sum(case when r.decision is null then 1 else 0 end), 0) as open, \
-         coalesce(sum(case when r.decision is null then 0 else 1 end), 0) as decided from review_item r join campaign c on c.campaign_id = r.campaign_id",
-    );
-    counts.append(&condition);
-    let row = counts.query()?.fetch_one(&db.pool).await?;
-    let (open, decided): (i64, i64) = (row.try_get("open")?, row.try_get("decided")?);
+/// Whose items a part of a queue holds.
+enum Whose {
+    /// Items assigned to the person.
+    Person(i64),
+    /// Items of a group the person is in, but their own access.
+    Group(i64),
+}
 
-    let mut sql = Sql::new(&format!("select {ITEM_COLUMNS}"));
-    sql.append(&condition);
+/// ` where` the items of open stages that are `whose`, for `user`. Each part is one range of an
+/// index (a reviewer's, or a group's), read in risk order.
+fn push_open(sql: &mut Sql, whose: &Whose, user: &CurrentUser, me: i64) {
+    sql.push(" where c.status = 'active' and r.stage = c.stage and r.outcome is null and ");
+    match whose {
+        Whose::Person(id) => {
+            sql.push("r.reviewer_id = ").bind(*id);
+        }
+        Whose::Group(id) => {
+            sql.push("r.reviewer_group_id = ").bind(*id);
+            push_not_own(sql, user, me);
+        }
+    }
+}
+
+/// ` and` the item is not `user`'s own access, as `decide` refuses it: the same identity, or
+/// the same email.
+fn push_not_own(sql: &mut Sql, user: &CurrentUser, me: i64) {
+    sql.push(" and r.identity_id <> ").bind(me);
+    sql.push(" and not coalesce(lower(r.identity_email) = lower(").bind(user.email.clone()).push("), false)");
+}
+
+/// In a queue's parts: `outcome is null` holds for the whole range, but PostgreSQL only reads
+/// an index in order when the order names that column too.
+const PART_ORDER: &str = " order by r.outcome, r.risk_score desc, r.item_id limit ";
+
+/// How far a reviewer group's open and decided items are counted in each campaign for a
+/// member's queue: counting further would read the group's whole range of the index on every
+/// page, and a group may hold a million items.
+pub const GROUP_COUNT_CAP: i64 = 10_000;
+
+fn push_filter(sql: &mut Sql, filter: &QueueFilter) {
     if !filter.include_decided {
         sql.push(" and r.decision is null");
     }
@@ -517,10 +596,71 @@ pub async fn queue(db: &Db, user: &CurrentUser, filter: &QueueFilter, limit: i64
         sql.push(" and (r.identity_name like ").bind(like.clone()).push(" escape '\\' or r.application like ").bind(like.clone());
         sql.push(" escape '\\' or r.entitlement like ").bind(like).push(" escape '\\')");
     }
-    sql.push(" order by r.risk_score desc, r.item_id limit ").bind(limit);
+}
+
+/// The items waiting for `user` in open stages, riskiest first: theirs, and those of their
+/// reviewer groups but their own access.
+pub async fn queue(db: &Db, user: &CurrentUser, filter: &QueueFilter, limit: i64) -> Result<ReviewQueue> {
+    let Some(me) = user.identity_id else {
+        return Ok(ReviewQueue { items: Vec::new(), open: 0, decided: 0, more: false, now: now(), unmatched: true });
+    };
+    let groups = crate::groups::server::repo::groups_of(db, user).await?;
+    let mut counts = Sql::new(
+        "select coalesce(sum(case when r.decision is null then 1 else 0 end), 0) as open, \
+         coalesce(sum(case when r.decision is null then 0 else 1 end), 0) as decided from review_item r join campaign c on c.campaign_id = r.campaign_id",
+    );
+    push_open(&mut counts, &Whose::Person(me), user, me);
+    let row = counts.query()?.fetch_one(&db.pool).await?;
+    let (mut open, mut decided): (i64, i64) = (row.try_get("open")?, row.try_get("decided")?);
+    let mut more = false;
+    if !groups.is_empty() {
+        // Per campaign and stage, so that each count is one range of the group's index.
+        let mut running =
+            Sql::new("select reviewer_group_id, campaign_id, stage from campaign where status = 'active' and reviewer_group_id in ");
+        running.push_in(&groups);
+        for campaign in running.query()?.fetch_all(&db.pool).await? {
+            let mut counts = Sql::new("select");
+            for (n, decision) in ["is null", "is not null"].into_iter().enumerate() {
+                counts.push(if n == 0 { " " } else { ", " });
+                counts.push("(select count(*) from (select 1 from review_item r where r.reviewer_group_id = ");
+                counts.bind(campaign.try_get::<i64, _>("reviewer_group_id")?).push(" and r.outcome is null and r.campaign_id = ");
+                counts.bind(campaign.try_get::<i64, _>("campaign_id")?).push(" and r.stage = ").bind(campaign.try_get::<i64, _>("stage")?);
+                push_not_own(&mut counts, user, me);
+                counts.push(&format!(" and r.decision {decision} limit ")).bind(GROUP_COUNT_CAP + 1);
+                counts.push(&format!(") part) as n{n}"));
+            }
+            let row = counts.query()?.fetch_one(&db.pool).await?;
+            let (o, d): (i64, i64) = (row.try_get("n0")?, row.try_get("n1")?);
+            more |= o > GROUP_COUNT_CAP || d > GROUP_COUNT_CAP;
+            open += o.min(GROUP_COUNT_CAP);
+            decided += d.min(GROUP_COUNT_CAP);
+        }
+    }
+
+    let mut sql = Sql::new(&format!("select {ITEM_COLUMNS}"));
+    if groups.is_empty() {
+        push_open(&mut sql, &Whose::Person(me), user, me);
+        push_filter(&mut sql, filter);
+        sql.push(PART_ORDER).bind(limit);
+    } else {
+        // The riskiest of each part, each read in order from its own index, then merged: a
+        // single query over "mine or my groups'" could not read any index in order.
+        let parts = std::iter::once(Whose::Person(me)).chain(groups.iter().copied().map(Whose::Group));
+        sql.push(" where r.item_id in (");
+        for (n, part) in parts.enumerate() {
+            if n > 0 {
+                sql.push(" union all ");
+            }
+            sql.push("select item_id from (select r.item_id from review_item r join campaign c on c.campaign_id = r.campaign_id");
+            push_open(&mut sql, &part, user, me);
+            push_filter(&mut sql, filter);
+            sql.push(PART_ORDER).bind(limit).push(&format!(") part{n}"));
+        }
+        sql.push(") order by r.risk_score desc, r.item_id limit ").bind(limit);
+    }
     let rows = sql.query()?.fetch_all(&db.pool).await?;
     let items = rows.iter().map(item_row).collect::<Result<Vec<_>>>()?;
-    Ok(ReviewQueue { items, open, decided, now: now(), unmatched: false })
+    Ok(ReviewQueue { items, open, decided, more, now: now(), unmatched: false })
 }
 
 /// One reviewer request on one item.
@@ -568,12 +708,18 @@ async fn decide_in(tx: &mut sqlx::AnyConnection, db: &Db, user: &CurrentUser, re
     if campaign.status != CampaignStatus::Active || current.stage != campaign.stage || current.outcome.is_some() {
         return Ok(Err(Refusal::NotYours("this campaign stage is closed; its decisions are final".into())));
     }
-    let reviewer_id: Option<i64> = sqlx::query("select reviewer_id from review_item where item_id = $1")
+    let assigned = sqlx::query("select reviewer_id, reviewer_group_id from review_item where item_id = $1")
         .bind(request.item_id)
         .fetch_one(&db.pool)
-        .await?
-        .try_get("reviewer_id")?;
-    let mine = user.identity_id.is_some() && reviewer_id == user.identity_id;
+        .await?;
+    let reviewer_id: Option<i64> = assigned.try_get("reviewer_id")?;
+    let group_id: Option<i64> = assigned.try_get("reviewer_group_id")?;
+    let mine = match (reviewer_id, group_id) {
+        (Some(_), _) => user.identity_id.is_some() && reviewer_id == user.identity_id,
+        // Any member of the group; the version below lets only the first decision through.
+        (None, Some(group)) => crate::groups::server::repo::groups_of(db, user).await?.contains(&group),
+        (None, None) => false,
+    };
     let own_access = user.identity_id == Some(current.identity_id)
         || matches!((&user.email, &current.identity_email), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b));
     if own_access {
@@ -637,17 +783,17 @@ async fn decide_in(tx: &mut sqlx::AnyConnection, db: &Db, user: &CurrentUser, re
             if Some(to) == reviewer_id {
                 return invalid("reassign: the item is already assigned to that person");
             }
-            let mut update = Sql::new("update review_item set reviewer_id = ");
+            let mut update = Sql::new("update review_item set reviewer_group_id = null, reviewer_id = ");
             update.bind(to).push(", assigned_by = ").bind(format!("reassigned by {}: {justification}", user.display_name));
             update.push(", decision = null, exception_until = null, justification = null, decided_by = null, decided_at = null");
             ("reassign".to_string(), update, None, Some(to))
         }
         Action::Abstain => {
             let fallback = ids(db, campaign.campaign_id).await?.fallback;
-            if Some(fallback) == reviewer_id {
+            if Some(fallback) == user.identity_id {
                 return invalid("you are this campaign's fallback reviewer: decide, or reassign the item to someone who knows");
             }
-            let mut update = Sql::new("update review_item set reviewer_id = ");
+            let mut update = Sql::new("update review_item set reviewer_group_id = null, reviewer_id = ");
             update.bind(fallback).push(", assigned_by = ").bind(format!("fallback: {} did not know", user.display_name));
             update.push(", decision = null, exception_until = null, justification = null, decided_by = null, decided_at = null");
             ("abstain".to_string(), update, None, Some(fallback))
@@ -745,8 +891,8 @@ pub async fn close_stage_as(db: &Db, campaign_id: i64, by: &CurrentUser, note: O
             let reviewer = if stage2_self { (ids.fallback != identity_id).then_some(ids.fallback) } else { Some(stage2) };
             let assigned = if stage2_self { "fallback: the second-stage reviewer holds this access" } else { "second stage" };
             sqlx::query(
-                "update review_item set stage = $1, reviewer_id = $2, assigned_by = $3, decision = null, exception_until = null, justification = null, \
-                 decided_by = null, decided_at = null, version = version + 1 where item_id = $4",
+                "update review_item set stage = $1, reviewer_id = $2, reviewer_group_id = null, assigned_by = $3, decision = null, exception_until = null, \
+                 justification = null, decided_by = null, decided_at = null, version = version + 1 where item_id = $4",
             )
             .bind(stage + 1)
             .bind(reviewer)
@@ -810,12 +956,14 @@ pub async fn detail(db: &Db, campaign_id: i64, may_run: bool) -> Result<Option<C
     let progress = |group: &str| {
         format!(
             "select {group} as name, count(*) as total, coalesce(sum(case when r.decision is not null or r.outcome is not null then 1 else 0 end), 0) as decided \
-             from review_item r left join identity v on v.identity_id = r.reviewer_id where r.campaign_id = $1 and r.stage = $2 \
+             from review_item r left join identity v on v.identity_id = r.reviewer_id \
+             left join reviewer_group rg on rg.reviewer_group_id = r.reviewer_group_id where r.campaign_id = $1 and r.stage = $2 \
              group by {group} order by count(*) - coalesce(sum(case when r.decision is not null or r.outcome is not null then 1 else 0 end), 0) desc, {group} limit 50"
         )
     };
     let mut groups = Vec::new();
-    for group in ["coalesce(v.display_name, 'unassigned')", "r.application"] {
+    // A group counts as one reviewer: its items wait for whichever member decides first.
+    for group in ["coalesce(v.display_name, rg.name || ' (group)', 'unassigned')", "r.application"] {
         let rows = sqlx::query(&progress(group)).bind(campaign_id).bind(campaign.stage.max(1)).fetch_all(&db.pool).await?;
         groups.push(
             rows.iter()

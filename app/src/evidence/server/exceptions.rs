@@ -43,9 +43,9 @@ async fn follow_up(db: &Db, original: i64, at: i64) -> Result<Option<i64>> {
     let row = sqlx::query(
         "insert into campaign (name, description, scope_query, reviewer_rule, named_reviewer_id, fallback_reviewer_id, stage2_reviewer_id, \
          deadline_at, deadline_action, justification, high_risk, max_exception_days, status, stage, created_by, created_by_user_id, created_at, \
-         launched_at, remediation_days) \
+         launched_at, remediation_days, reviewer_group_id) \
          select $1, $2, scope_query, reviewer_rule, named_reviewer_id, fallback_reviewer_id, null, $3, deadline_action, justification, high_risk, \
-         max_exception_days, 'active', 1, created_by, created_by_user_id, $4, $4, remediation_days from campaign where campaign_id = $5 \
+         max_exception_days, 'active', 1, created_by, created_by_user_id, $4, $4, remediation_days, reviewer_group_id from campaign where campaign_id = $5 \
          returning campaign_id",
     )
     .bind(format!("Follow-up: {name} (expired exceptions)"))
@@ -73,10 +73,12 @@ async fn follow_up(db: &Db, original: i64, at: i64) -> Result<Option<i64>> {
     let inserted = sqlx::query(
         "insert into review_item (campaign_id, access_grant_id, identity_id, identity_name, identity_kind, identity_email, identity_status, \
          owner_name, manager_name, department, purpose, last_active_at, credential_rotated_at, expires_at, application, entitlement, \
-         privilege, granted_at, last_used_at, risk_score, risk_words, stage, reviewer_id, assigned_by, version) \
+         privilege, granted_at, last_used_at, risk_score, risk_words, stage, reviewer_id, reviewer_group_id, assigned_by, version) \
          select $1, r.access_grant_id, r.identity_id, r.identity_name, r.identity_kind, r.identity_email, r.identity_status, r.owner_name, \
          r.manager_name, r.department, r.purpose, r.last_active_at, r.credential_rotated_at, r.expires_at, r.application, r.entitlement, \
-         r.privilege, g.granted_at, g.last_used_at, g.risk_score, g.risk_words, 1, coalesce(r.reviewer_id, c.fallback_reviewer_id), \
+         r.privilege, g.granted_at, g.last_used_at, g.risk_score, g.risk_words, 1, \
+         case when r.reviewer_id is null and r.reviewer_group_id is not null then null else coalesce(r.reviewer_id, c.fallback_reviewer_id) end, \
+         case when r.reviewer_id is null then r.reviewer_group_id else null end, \
          'follow-up: the exception ' || coalesce(r.decided_by, '') || ' granted expired', 0 \
          from review_item r join access_grant g on g.access_grant_id = r.access_grant_id join campaign c on c.campaign_id = r.campaign_id \
          where r.follow_up_campaign_id = $1 and g.ended_at is null",

@@ -248,7 +248,7 @@ const ITEM_EXPRESSIONS: [&str; 29] = [
     "r.privilege",
     "r.risk_score",
     "r.risk_words",
-    "rv.display_name",
+    "coalesce(rv.display_name, rg.name || ' (group)')",
     "rv.email",
     "r.assigned_by",
     "r.decision",
@@ -280,7 +280,8 @@ fn page_sql(backend: Backend, scope: &Scope, after: i64) -> Sql {
     let mut sql = Sql::new(&format!(
         "select {aggregate} as items, max(id) as last from (select r.item_id as id, {array}({}) as j \
          from review_item r join campaign c on c.campaign_id = r.campaign_id \
-         left join identity rv on rv.identity_id = r.reviewer_id left join remediation_task t on t.item_id = r.item_id where r.item_id > ",
+         left join identity rv on rv.identity_id = r.reviewer_id left join reviewer_group rg on rg.reviewer_group_id = r.reviewer_group_id \
+         left join remediation_task t on t.item_id = r.item_id where r.item_id > ",
         ITEM_EXPRESSIONS.join(", ")
     ));
     sql.bind(after);

@@ -290,7 +290,8 @@ pub async fn campaign_mail(db: &Db, campaign_id: i64, now: i64) -> Result<Campai
     let unsubscribed = sqlx::query(
         "select min(i.display_name) as name, m.email, m.unsubscribed_at from mail_optout m \
          join identity i on lower(i.email) = m.email \
-         where m.unsubscribed_at is not null and i.identity_id in (select reviewer_id from review_item where campaign_id = $1) \
+         where m.unsubscribed_at is not null and i.identity_id in (select reviewer_id from review_item where campaign_id = $1 \
+         union select g.identity_id from reviewer_group_member g join campaign c on c.reviewer_group_id = g.reviewer_group_id where c.campaign_id = $1) \
          group by m.email, m.unsubscribed_at order by m.email",
     )
     .bind(campaign_id)

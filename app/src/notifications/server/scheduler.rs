@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use sqlx::{AnyConnection, Row};
 
 use super::outbox::{self, NewMail};
-use crate::db::{Db, Result};
+use crate::db::{Db, Result, Sql};
 use crate::notifications::{MailContent, MailKind, MailTable};
 use crate::time_fmt::{DAY, date};
 
@@ -198,22 +198,34 @@ pub async fn launch_notices(conn: &mut AnyConnection, campaign_id: i64, now: i64
     let deadline_at: i64 = campaign.try_get("deadline_at")?;
     let owner_name: String = campaign.try_get("created_by")?;
     let owner_user_id: i64 = campaign.try_get("created_by_user_id")?;
-    let reviewers = sqlx::query(
-        "select v.identity_id, v.display_name, v.email, count(*) as items, \
-         coalesce(sum(case when r.risk_score >= c.high_risk then 1 else 0 end), 0) as high \
-         from review_item r join campaign c on c.campaign_id = r.campaign_id join identity v on v.identity_id = r.reviewer_id \
-         where r.campaign_id = $1 group by v.identity_id, v.display_name, v.email order by v.identity_id",
-    )
-    .bind(campaign_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    // Each reviewer once: for the items assigned to them, and for those of their reviewer
+    // groups but their own access.
+    let mut reviewers: BTreeMap<i64, (String, Option<String>, i64, i64, i64)> = BTreeMap::new();
+    let person = "join identity v on v.identity_id = r.reviewer_id".to_string();
+    for (join, for_group) in [(person, false), (crate::groups::server::repo::members_join(), true)] {
+        let rows = sqlx::query(&format!(
+            "select v.identity_id, v.display_name, v.email, count(*) as items, \
+             coalesce(sum(case when r.risk_score >= c.high_risk then 1 else 0 end), 0) as high \
+             from review_item r join campaign c on c.campaign_id = r.campaign_id {join} \
+             where r.campaign_id = $1 group by v.identity_id, v.display_name, v.email"
+        ))
+        .bind(campaign_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in &rows {
+            let items: i64 = row.try_get("items")?;
+            let high: i64 = row.try_get("high")?;
+            let entry =
+                reviewers.entry(row.try_get("identity_id")?).or_insert((row.try_get("display_name")?, row.try_get("email")?, 0, 0, 0));
+            entry.2 += items;
+            entry.3 += high;
+            if for_group {
+                entry.4 += items;
+            }
+        }
+    }
     let mut written = 0;
-    for row in &reviewers {
-        let identity_id: i64 = row.try_get("identity_id")?;
-        let reviewer: String = row.try_get("display_name")?;
-        let email: Option<String> = row.try_get("email")?;
-        let items: i64 = row.try_get("items")?;
-        let high: i64 = row.try_get("high")?;
+    for (identity_id, (reviewer, email, items, high, for_group)) in reviewers {
         let Some(address) = email.as_deref().filter(|e| outbox::valid_address(e)) else {
             report_missing(
                 conn,
@@ -239,10 +251,17 @@ pub async fn launch_notices(conn: &mut AnyConnection, campaign_id: i64, now: i64
                 ("High risk".into(), high.to_string()),
                 ("Deadline".into(), format!("{} (end of day, UTC)", date(deadline_at))),
             ],
-            paragraphs: vec![
+            paragraphs: std::iter::once(
                 "The riskiest items come first. Approve what is still needed, revoke what is not; high-risk items need a justification."
-                    .into(),
-            ],
+                    .to_string(),
+            )
+            .chain((for_group > 0).then(|| {
+                format!(
+                    "{} for a reviewer group you are in: any member may decide them, and the first decision counts.",
+                    if for_group == 1 { "1 of them is".to_string() } else { format!("{for_group} of them are") }
+                )
+            }))
+            .collect(),
             action: Some(("Open my reviews".into(), "/reviews".into())),
             ..Default::default()
         };
@@ -275,6 +294,12 @@ async fn remind(db: &Db, now: i64, summary: &mut RunSummary) -> Result<()> {
         for row in &rows {
             targets.entry(row.try_get("reviewer_id")?).or_default().push((campaign.campaign_id, slot));
         }
+        for member in waiting_members(db, campaign.campaign_id, Some(slot)).await? {
+            let slots = targets.entry(member).or_default();
+            if !slots.contains(&(campaign.campaign_id, slot)) {
+                slots.push((campaign.campaign_id, slot));
+            }
+        }
     }
     for (reviewer, slots) in targets {
         digest(db, reviewer, &slots, now, summary).await?;
@@ -292,11 +317,38 @@ pub async fn remind_now(db: &Db, campaign_id: i64, now: i64) -> Result<usize> {
     .bind(campaign_id)
     .fetch_all(&db.pool)
     .await?;
+    let mut reviewers = rows.iter().map(|r| r.try_get("reviewer_id")).collect::<std::result::Result<Vec<i64>, _>>()?;
+    reviewers.extend(waiting_members(db, campaign_id, None).await?);
+    reviewers.sort_unstable();
+    reviewers.dedup();
     let mut summary = RunSummary::default();
-    for row in &rows {
-        digest(db, row.try_get("reviewer_id")?, &[(campaign_id, now)], now, &mut summary).await?;
+    for reviewer in reviewers {
+        digest(db, reviewer, &[(campaign_id, now)], now, &mut summary).await?;
     }
     Ok(summary.reminders)
+}
+
+/// The members of reviewer groups with undecided items in the campaign's open stage that are
+/// not their own access; with a slot, only those not reminded of it yet. Found per member,
+/// each stopping at the first such item, rather than by going through every item.
+async fn waiting_members(db: &Db, campaign_id: i64, slot: Option<i64>) -> Result<Vec<i64>> {
+    use crate::groups::server::repo::{ELIGIBLE, not_own};
+    let mut sql = Sql::new(
+        "select distinct v.identity_id from reviewer_group_member gm join identity v on v.identity_id = gm.identity_id \
+         join campaign c on c.reviewer_group_id = gm.reviewer_group_id where c.campaign_id = ",
+    );
+    sql.bind(campaign_id).push(&format!(
+        " and c.status = 'active' and {ELIGIBLE} and exists (select 1 from review_item r \
+         where r.reviewer_group_id = gm.reviewer_group_id and r.outcome is null and r.campaign_id = c.campaign_id and r.stage = c.stage \
+         and r.decision is null and {})",
+        not_own("r", "v")
+    ));
+    if let Some(slot) = slot {
+        sql.push(" and not exists (select 1 from reminder m where m.campaign_id = c.campaign_id and m.identity_id = v.identity_id and m.slot_at = ");
+        sql.bind(slot).push(")");
+    }
+    sql.push(" order by v.identity_id");
+    Ok(sql.query_scalar()?.fetch_all(&db.pool).await?)
 }
 
 /// One reviewer's digest across all their campaigns, written with the slots it covers. One a
@@ -309,11 +361,17 @@ async fn digest(db: &Db, reviewer: i64, slots: &[(i64, i64)], now: i64, summary:
     };
     let name: String = person.try_get("display_name")?;
     let email: Option<String> = person.try_get("email")?;
-    const PENDING: &str = "from review_item r join campaign c on c.campaign_id = r.campaign_id \
-        where c.status = 'active' and r.stage = c.stage and r.outcome is null and r.decision is null and r.reviewer_id = $1";
+    // Their items, and their groups' but their own access.
+    let pending = format!(
+        "from review_item r join campaign c on c.campaign_id = r.campaign_id \
+         where c.status = 'active' and r.stage = c.stage and r.outcome is null and r.decision is null and r.item_id in \
+         (select item_id from review_item where reviewer_id = $1 and outcome is null and decision is null union all \
+         select r.item_id from review_item r {} where v.identity_id = $1 and r.outcome is null and r.decision is null)",
+        crate::groups::server::repo::members_join()
+    );
     let campaigns = sqlx::query(&format!(
         "select c.campaign_id, c.name, c.deadline_at, c.created_by_user_id, count(*) as open, \
-         coalesce(sum(case when r.risk_score >= c.high_risk then 1 else 0 end), 0) as high {PENDING} \
+         coalesce(sum(case when r.risk_score >= c.high_risk then 1 else 0 end), 0) as high {pending} \
          group by c.campaign_id, c.name, c.deadline_at, c.created_by_user_id order by c.deadline_at, c.campaign_id"
     ))
     .bind(reviewer)
@@ -322,7 +380,7 @@ async fn digest(db: &Db, reviewer: i64, slots: &[(i64, i64)], now: i64, summary:
     if campaigns.is_empty() {
         return Ok(());
     }
-    let top = sqlx::query(&format!("select r.identity_name, r.application, r.entitlement, r.risk_score, c.name {PENDING} order by r.risk_score desc, r.item_id limit 10"))
+    let top = sqlx::query(&format!("select r.identity_name, r.application, r.entitlement, r.risk_score, c.name {pending} order by r.risk_score desc, r.item_id limit 10"))
         .bind(reviewer)
         .fetch_all(&db.pool)
         .await?;
@@ -434,19 +492,36 @@ async fn escalate(db: &Db, now: i64, summary: &mut RunSummary) -> Result<()> {
         .bind(campaign.campaign_id)
         .fetch_all(&db.pool)
         .await?;
-        if stalled.is_empty() {
+        // A reviewer group stalls as one reviewer; it has no manager to hear of it, so only the
+        // campaign owner does.
+        let stalled_groups = sqlx::query(
+            "select g.reviewer_group_id, g.name, count(*) as open, coalesce(sum(case when r.risk_score >= c.high_risk then 1 else 0 end), 0) as high \
+             from review_item r join campaign c on c.campaign_id = r.campaign_id join reviewer_group g on g.reviewer_group_id = r.reviewer_group_id \
+             where r.campaign_id = $1 and r.stage = c.stage and r.outcome is null and r.decision is null \
+             group by g.reviewer_group_id, g.name order by count(*) desc, g.name",
+        )
+        .bind(campaign.campaign_id)
+        .fetch_all(&db.pool)
+        .await?;
+        if stalled.is_empty() && stalled_groups.is_empty() {
             continue;
         }
         let items = sqlx::query(
-            "select r.reviewer_id, r.identity_name, r.application, r.entitlement, r.risk_score from review_item r join campaign c on c.campaign_id = r.campaign_id \
-             where r.campaign_id = $1 and r.stage = c.stage and r.outcome is null and r.decision is null and r.reviewer_id is not null \
+            "select r.reviewer_id, r.reviewer_group_id, r.identity_name, r.application, r.entitlement, r.risk_score from review_item r \
+             join campaign c on c.campaign_id = r.campaign_id where r.campaign_id = $1 and r.stage = c.stage and r.outcome is null \
+             and r.decision is null and (r.reviewer_id is not null or r.reviewer_group_id is not null) \
              order by r.risk_score desc, r.item_id limit 200",
         )
         .bind(campaign.campaign_id)
         .fetch_all(&db.pool)
         .await?;
+        #[derive(Clone, Copy, PartialEq, Eq)]
+        enum Who {
+            Person(i64),
+            Group(i64),
+        }
         struct Stalled {
-            id: i64,
+            id: Who,
             name: String,
             manager: Option<(i64, String, Option<String>)>,
             open: i64,
@@ -457,7 +532,7 @@ async fn escalate(db: &Db, now: i64, summary: &mut RunSummary) -> Result<()> {
             .map(|r| {
                 let manager_id: Option<i64> = r.try_get("manager_id")?;
                 Ok(Stalled {
-                    id: r.try_get("identity_id")?,
+                    id: Who::Person(r.try_get("identity_id")?),
                     name: r.try_get("display_name")?,
                     manager: match manager_id {
                         Some(id) => Some((id, r.try_get("manager")?, r.try_get("manager_email")?)),
@@ -467,14 +542,27 @@ async fn escalate(db: &Db, now: i64, summary: &mut RunSummary) -> Result<()> {
                     high: r.try_get("high")?,
                 })
             })
+            .chain(stalled_groups.iter().map(|r| {
+                Ok(Stalled {
+                    id: Who::Group(r.try_get("reviewer_group_id")?),
+                    name: format!("{} (group)", r.try_get::<String, _>("name")?),
+                    manager: None,
+                    open: r.try_get("open")?,
+                    high: r.try_get("high")?,
+                })
+            }))
             .collect::<Result<Vec<_>>>()?;
         let overdue_days = now.div_euclid(DAY) - campaign.deadline_at.div_euclid(DAY);
         let slot = format!("stage {}", campaign.stage);
         let compose = |who: &[&Stalled], greeting: String| -> Result<MailContent> {
-            let ids: Vec<i64> = who.iter().map(|s| s.id).collect();
+            let ids: Vec<Who> = who.iter().map(|s| s.id).collect();
             let mut list = Vec::new();
             for r in &items {
-                let reviewer: i64 = r.try_get("reviewer_id")?;
+                let reviewer = match (r.try_get::<Option<i64>, _>("reviewer_id")?, r.try_get::<Option<i64>, _>("reviewer_group_id")?) {
+                    (Some(person), _) => Who::Person(person),
+                    (None, Some(group)) => Who::Group(group),
+                    (None, None) => continue,
+                };
                 if ids.contains(&reviewer) && list.len() < 20 {
                     let name = who.iter().find(|s| s.id == reviewer).map(|s| s.name.clone()).unwrap_or_default();
                     list.push(vec![
@@ -487,9 +575,12 @@ async fn escalate(db: &Db, now: i64, summary: &mut RunSummary) -> Result<()> {
             }
             let reviewers = who
                 .iter()
-                .map(|s| {
-                    let manager = s.manager.as_ref().map(|m| m.1.clone()).unwrap_or_else(|| "no manager on file".into());
-                    format!("{}: {} open, {} high risk (manager: {manager})", s.name, s.open, s.high)
+                .map(|s| match s.id {
+                    Who::Person(_) => {
+                        let manager = s.manager.as_ref().map(|m| m.1.clone()).unwrap_or_else(|| "no manager on file".into());
+                        format!("{}: {} open, {} high risk (manager: {manager})", s.name, s.open, s.high)
+                    }
+                    Who::Group(_) => format!("{}: {} open, {} high risk", s.name, s.open, s.high),
                 })
                 .collect::<Vec<_>>();
             Ok(MailContent {
@@ -641,7 +732,8 @@ async fn weekly_summaries(db: &Db, now: i64, summary: &mut RunSummary) -> Result
          (select count(*) from review_item r where r.campaign_id = c.campaign_id and r.stage = c.stage) as items, \
          (select count(*) from review_item r where r.campaign_id = c.campaign_id and r.stage = c.stage and (r.decision is not null or r.outcome is not null)) as decided, \
          (select count(*) from review_item r where r.campaign_id = c.campaign_id and r.stage = c.stage and r.decision is null and r.outcome is null and r.risk_score >= c.high_risk) as high_open, \
-         (select count(distinct r.reviewer_id) from review_item r where r.campaign_id = c.campaign_id and r.stage = c.stage and r.decision is null and r.outcome is null) as waiting \
+         (select count(distinct r.reviewer_id) + count(distinct r.reviewer_group_id) from review_item r where r.campaign_id = c.campaign_id \
+          and r.stage = c.stage and r.decision is null and r.outcome is null) as waiting \
          from campaign c where c.status = 'active' and c.launched_at < $1 order by c.created_by_user_id, c.deadline_at",
     )
     .bind(week)
