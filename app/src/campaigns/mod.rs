@@ -190,14 +190,19 @@ pub struct ReviewItem {
     pub high_risk: bool,
 }
 
+/// How far a queue's open and decided items are counted in each campaign: counting further
+/// would read a whole range of an index on every page, and a fallback reviewer or a group may
+/// hold a million items. Past it the page says "at least".
+pub const COUNT_CAP: i64 = 10_000;
+
 /// A reviewer's queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewQueue {
     pub items: Vec<ReviewItem>,
     pub open: i64,
     pub decided: i64,
-    /// Set when a reviewer group holds more open or decided items than are counted (a
-    /// campaign's group items are counted up to a limit): the counts are at least these.
+    /// Set when more open or decided items wait than are counted (each part of a queue is
+    /// counted up to [`COUNT_CAP`] per campaign): the counts are at least these.
     pub more: bool,
     pub now: i64,
     /// Set when the signed-in person is not matched to an identity in the inventory.

@@ -397,7 +397,7 @@ fn QueueView(
     view! {
         <p class="progress" data-testid="review-progress">
             {if queue.more {
-                format!("at least {} decided and {} open in open stages (a reviewer group's items are counted up to a limit)", thousands(queue.decided), thousands(queue.open))
+                format!("at least {} decided and {} open in open stages (counted up to {} per campaign)", thousands(queue.decided), thousands(queue.open), thousands(crate::campaigns::COUNT_CAP))
             } else {
                 format!("{} decided, {} open of {} in open stages ({}%)", queue.decided, queue.open, total, percent(queue.decided, total))
             }}

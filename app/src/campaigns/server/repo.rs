@@ -573,10 +573,31 @@ fn push_not_own(sql: &mut Sql, user: &CurrentUser, me: i64) {
 /// an index in order when the order names that column too.
 const PART_ORDER: &str = " order by r.outcome, r.risk_score desc, r.item_id limit ";
 
-/// How far a reviewer group's open and decided items are counted in each campaign for a
-/// member's queue: counting further would read the group's whole range of the index on every
-/// page, and a group may hold a million items.
-pub const GROUP_COUNT_CAP: i64 = 10_000;
+/// Open and decided items of one part of a queue in one campaign stage, each counted up to
+/// one past [`COUNT_CAP`].
+async fn capped_counts(db: &Db, whose: &Whose, campaign_id: i64, stage: i64, user: &CurrentUser, me: i64) -> Result<(i64, i64)> {
+    let mut counts = Sql::new("select");
+    for (n, decision) in ["is null", "is not null"].into_iter().enumerate() {
+        counts.push(if n == 0 { " " } else { ", " });
+        counts.push("(select count(*) from (select 1 from review_item r where ");
+        match whose {
+            Whose::Person(id) => {
+                counts.push("r.reviewer_id = ").bind(*id);
+            }
+            Whose::Group(id) => {
+                counts.push("r.reviewer_group_id = ").bind(*id);
+            }
+        }
+        counts.push(" and r.outcome is null and r.campaign_id = ").bind(campaign_id).push(" and r.stage = ").bind(stage);
+        if matches!(whose, Whose::Group(_)) {
+            push_not_own(&mut counts, user, me);
+        }
+        counts.push(&format!(" and r.decision {decision} limit ")).bind(COUNT_CAP + 1);
+        counts.push(&format!(") part) as n{n}"));
+    }
+    let row = counts.query()?.fetch_one(&db.pool).await?;
+    Ok((row.try_get("n0")?, row.try_get("n1")?))
+}
 
 fn push_filter(sql: &mut Sql, filter: &QueueFilter) {
     if !filter.include_decided {
@@ -605,35 +626,18 @@ pub async fn queue(db: &Db, user: &CurrentUser, filter: &QueueFilter, limit: i64
         return Ok(ReviewQueue { items: Vec::new(), open: 0, decided: 0, more: false, now: now(), unmatched: true });
     };
     let groups = crate::groups::server::repo::groups_of(db, user).await?;
-    let mut counts = Sql::new(
-        "select coalesce(sum(case when r.decision is null then 1 else 0 end), 0) as open, \
-         coalesce(sum(case when r.decision is null then 0 else 1 end), 0) as decided from review_item r join campaign c on c.campaign_id = r.campaign_id",
-    );
-    push_open(&mut counts, &Whose::Person(me), user, me);
-    let row = counts.query()?.fetch_one(&db.pool).await?;
-    let (mut open, mut decided): (i64, i64) = (row.try_get("open")?, row.try_get("decided")?);
-    let mut more = false;
-    if !groups.is_empty() {
-        // Per campaign and stage, so that each count is one range of the group's index.
-        let mut running =
-            Sql::new("select reviewer_group_id, campaign_id, stage from campaign where status = 'active' and reviewer_group_id in ");
-        running.push_in(&groups);
-        for campaign in running.query()?.fetch_all(&db.pool).await? {
-            let mut counts = Sql::new("select");
-            for (n, decision) in ["is null", "is not null"].into_iter().enumerate() {
-                counts.push(if n == 0 { " " } else { ", " });
-                counts.push("(select count(*) from (select 1 from review_item r where r.reviewer_group_id = ");
-                counts.bind(campaign.try_get::<i64, _>("reviewer_group_id")?).push(" and r.outcome is null and r.campaign_id = ");
-                counts.bind(campaign.try_get::<i64, _>("campaign_id")?).push(" and r.stage = ").bind(campaign.try_get::<i64, _>("stage")?);
-                push_not_own(&mut counts, user, me);
-                counts.push(&format!(" and r.decision {decision} limit ")).bind(GROUP_COUNT_CAP + 1);
-                counts.push(&format!(") part) as n{n}"));
-            }
-            let row = counts.query()?.fetch_one(&db.pool).await?;
-            let (o, d): (i64, i64) = (row.try_get("n0")?, row.try_get("n1")?);
-            more |= o > GROUP_COUNT_CAP || d > GROUP_COUNT_CAP;
-            open += o.min(GROUP_COUNT_CAP);
-            decided += d.min(GROUP_COUNT_CAP);
+    // Per running campaign stage, so that each count is one range of an index, and capped: a
+    // fallback reviewer or a group may hold a million items.
+    let (mut open, mut decided, mut more) = (0, 0, false);
+    for campaign in sqlx::query("select campaign_id, stage, reviewer_group_id from campaign where status = 'active'").fetch_all(&db.pool).await? {
+        let (campaign_id, stage): (i64, i64) = (campaign.try_get("campaign_id")?, campaign.try_get("stage")?);
+        let group: Option<i64> = campaign.try_get("reviewer_group_id")?;
+        let parts = std::iter::once(Whose::Person(me)).chain(group.filter(|g| groups.contains(g)).map(Whose::Group));
+        for part in parts {
+            let (o, d) = capped_counts(db, &part, campaign_id, stage, user, me).await?;
+            more |= o > COUNT_CAP || d > COUNT_CAP;
+            open += o.min(COUNT_CAP);
+            decided += d.min(COUNT_CAP);
         }
     }
 
@@ -680,10 +684,14 @@ pub struct Request<'a> {
 /// one transaction.
 pub async fn decide(db: &Db, user: &CurrentUser, request: &Request<'_>) -> Outcome<ReviewItem> {
     let mut tx = db.pool.begin().await?;
-    if let Err(refusal) = decide_in(&mut tx, db, user, request).await? {
-        return Ok(Err(refusal));
-    }
+    let decided = match decide_in(&mut tx, db, user, request).await? {
+        Ok(decided) => decided,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
     tx.commit().await?;
+    if let Some(decided) = decided {
+        return Ok(Ok(decided));
+    }
     match item(db, request.item_id).await? {
         Some(item) => Ok(Ok(item)),
         None => invalid(format!("there is no item {}", request.item_id)),
@@ -702,18 +710,26 @@ pub async fn decide_many(db: &Db, user: &CurrentUser, requests: &[Request<'_>]) 
     Ok(Ok(requests.len()))
 }
 
-async fn decide_in(tx: &mut sqlx::AnyConnection, db: &Db, user: &CurrentUser, request: &Request<'_>) -> Outcome<()> {
-    let Some(current) = item(db, request.item_id).await? else { return invalid(format!("there is no item {}", request.item_id)) };
-    let Some(campaign) = get(db, current.campaign_id).await? else { return invalid("the campaign is gone") };
-    if campaign.status != CampaignStatus::Active || current.stage != campaign.stage || current.outcome.is_some() {
+/// Decides one item in `tx`. Returns the item as decided when that needs no second read (a
+/// decision), `None` when the item was handed on.
+async fn decide_in(tx: &mut sqlx::AnyConnection, db: &Db, user: &CurrentUser, request: &Request<'_>) -> Outcome<Option<ReviewItem>> {
+    // The item, its campaign's state and its assignment, in one read.
+    let row = sqlx::query(&format!(
+        "select c.status as campaign_status, c.stage as campaign_stage, r.reviewer_id as assigned_reviewer, \
+         r.reviewer_group_id as assigned_group, {ITEM_COLUMNS} where r.item_id = $1"
+    ))
+    .bind(request.item_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(row) = row else { return invalid(format!("there is no item {}", request.item_id)) };
+    let current = item_row(&row)?;
+    let status = CampaignStatus::parse(&row.try_get::<String, _>("campaign_status")?).map_err(|e| decode_err("campaign_status", e))?;
+    let campaign_stage: i64 = row.try_get("campaign_stage")?;
+    if status != CampaignStatus::Active || current.stage != campaign_stage || current.outcome.is_some() {
         return Ok(Err(Refusal::NotYours("this campaign stage is closed; its decisions are final".into())));
     }
-    let assigned = sqlx::query("select reviewer_id, reviewer_group_id from review_item where item_id = $1")
-        .bind(request.item_id)
-        .fetch_one(&db.pool)
-        .await?;
-    let reviewer_id: Option<i64> = assigned.try_get("reviewer_id")?;
-    let group_id: Option<i64> = assigned.try_get("reviewer_group_id")?;
+    let reviewer_id: Option<i64> = row.try_get("assigned_reviewer")?;
+    let group_id: Option<i64> = row.try_get("assigned_group")?;
     let mine = match (reviewer_id, group_id) {
         (Some(_), _) => user.identity_id.is_some() && reviewer_id == user.identity_id,
         // Any member of the group; the version below lets only the first decision through.
@@ -757,8 +773,8 @@ async fn decide_in(tx: &mut sqlx::AnyConnection, db: &Db, user: &CurrentUser, re
                 if until <= at {
                     return invalid("exception until: the date must be in the future");
                 }
-                if until > at + campaign.max_exception_days * DAY {
-                    return invalid(format!("exception until: at most {} days from today", campaign.max_exception_days));
+                if until > at + current.max_exception_days * DAY {
+                    return invalid(format!("exception until: at most {} days from today", current.max_exception_days));
                 }
                 Some(until)
             } else {
@@ -789,7 +805,7 @@ async fn decide_in(tx: &mut sqlx::AnyConnection, db: &Db, user: &CurrentUser, re
             ("reassign".to_string(), update, None, Some(to))
         }
         Action::Abstain => {
-            let fallback = ids(db, campaign.campaign_id).await?.fallback;
+            let fallback = ids(db, current.campaign_id).await?.fallback;
             if Some(fallback) == user.identity_id {
                 return invalid("you are this campaign's fallback reviewer: decide, or reassign the item to someone who knows");
             }
@@ -809,7 +825,7 @@ async fn decide_in(tx: &mut sqlx::AnyConnection, db: &Db, user: &CurrentUser, re
     chain::append(
         tx,
         NewEntry {
-            campaign_id: campaign.campaign_id,
+            campaign_id: current.campaign_id,
             item_id: Some(request.item_id),
             stage: current.stage,
             action: &action,
@@ -823,7 +839,19 @@ async fn decide_in(tx: &mut sqlx::AnyConnection, db: &Db, user: &CurrentUser, re
         },
     )
     .await?;
-    Ok(Ok(()))
+    let decided = match &request.action {
+        Action::Decide(decision) => Some(ReviewItem {
+            decision: Some(*decision),
+            exception_until: until,
+            justification: Some(justification.to_string()).filter(|j| !j.is_empty()),
+            decided_by: Some(user.display_name.clone()),
+            decided_at: Some(at),
+            version: current.version + 1,
+            ..current
+        }),
+        Action::Reassign(_) | Action::Abstain => None,
+    };
+    Ok(Ok(decided))
 }
 
 /// Closes the current stage: undecided items follow the deadline rule; in a first of two
