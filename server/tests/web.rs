@@ -34,6 +34,25 @@ on_both_databases! {
         assert!(page.body.contains("1–1 of 1"));
         let page = app.get("/identities?q=%25").await;
         assert!(page.body.contains("Nothing matches"), "% is not a wildcard");
+        let page = app.get("/identities?q=lindq").await;
+        assert!(page.body.contains("Ben Lindqvist"), "a part of a name, in any case");
+        let page = app.get("/identities?q=ORPH").await;
+        assert!(page.body.contains("svc-legacy-etl"), "a part of an id");
+        let page = app.get("/identities?q=%22%3Cscript").await;
+        assert!(page.body.contains("Nothing matches"), "quotes and markup are searched for as text");
+        let page = app.get("/identities?q=%3Cscript").await;
+        assert!(page.body.contains("&lt;script&gt;"), "found, and shown escaped");
+    }
+
+    async fn an_identity_renamed_by_a_later_import_is_found_by_its_new_name_only(app: TestApp) {
+        app.import(&fixture("estate"), "hr").await.expect("imports");
+        let dir = crate::helpers::bundle_copy("estate");
+        let path = dir.path().join("identities.csv");
+        let text = std::fs::read_to_string(&path).expect("reads").replace("Ben Lindqvist", "Benedikt Lindgren");
+        std::fs::write(&path, text).expect("writes");
+        app.import(dir.path(), "hr").await.expect("imports");
+        assert!(app.get("/identities?q=lindgren").await.body.contains("Benedikt Lindgren"));
+        assert!(app.get("/identities?q=lindqvist").await.body.contains("Nothing matches"));
     }
 
     async fn a_filter_with_an_unknown_kind_explains_itself(app: TestApp) {

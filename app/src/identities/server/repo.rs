@@ -79,6 +79,13 @@ fn push_filter(sql: &mut Sql, filter: &IdentityFilter, backend: Backend) -> Resu
             Backend::Sqlite => " like ",
             Backend::Postgres => " ilike ",
         };
+        // On SQLite, three characters or more are found through the trigram index (the same
+        // rows as the LIKEs below: any of the three, anywhere, ignoring case).
+        if backend == Backend::Sqlite && q.chars().count() >= 3 {
+            let phrase = format!("\"{}\"", q.replace('"', "\"\""));
+            sql.push(" and i.identity_id in (select rowid from identity_search where identity_search match ").bind(phrase).push(")");
+            return Ok(());
+        }
         let pattern = format!("%{}%", escape_like(q));
         sql.push(" and (i.display_name").push(like).bind(pattern.clone()).push(" escape '\\'");
         sql.push(" or i.email").push(like).bind(pattern.clone()).push(" escape '\\'");
