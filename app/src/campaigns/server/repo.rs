@@ -551,6 +551,11 @@ enum Whose {
 /// index (a reviewer's, or a group's), read in risk order.
 fn push_open(sql: &mut Sql, whose: &Whose, user: &CurrentUser, me: i64) {
     sql.push(" where c.status = 'active' and r.stage = c.stage and r.outcome is null and ");
+    push_whose(sql, whose, user, me);
+}
+
+/// The items assigned to `whose`; of a group's, those that are not `user`'s own access.
+fn push_whose(sql: &mut Sql, whose: &Whose, user: &CurrentUser, me: i64) {
     match whose {
         Whose::Person(id) => {
             sql.push("r.reviewer_id = ").bind(*id);
@@ -580,18 +585,8 @@ async fn capped_counts(db: &Db, whose: &Whose, campaign_id: i64, stage: i64, use
     for (n, decision) in ["is null", "is not null"].into_iter().enumerate() {
         counts.push(if n == 0 { " " } else { ", " });
         counts.push("(select count(*) from (select 1 from review_item r where ");
-        match whose {
-            Whose::Person(id) => {
-                counts.push("r.reviewer_id = ").bind(*id);
-            }
-            Whose::Group(id) => {
-                counts.push("r.reviewer_group_id = ").bind(*id);
-            }
-        }
+        push_whose(&mut counts, whose, user, me);
         counts.push(" and r.outcome is null and r.campaign_id = ").bind(campaign_id).push(" and r.stage = ").bind(stage);
-        if matches!(whose, Whose::Group(_)) {
-            push_not_own(&mut counts, user, me);
-        }
         counts.push(&format!(" and r.decision {decision} limit ")).bind(COUNT_CAP + 1);
         counts.push(&format!(") part) as n{n}"));
     }

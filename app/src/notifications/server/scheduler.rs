@@ -190,7 +190,9 @@ async fn report_missing(
 /// One launch notice per reviewer, written in the launch's transaction: the campaign, how many
 /// items, how many of them high risk, the deadline and the link to the queue.
 pub async fn launch_notices(conn: &mut AnyConnection, campaign_id: i64, now: i64) -> Result<usize> {
-    let campaign = sqlx::query("select name, deadline_at, high_risk, created_by, created_by_user_id from campaign where campaign_id = $1")
+    let campaign = sqlx::query(
+        "select name, deadline_at, high_risk, created_by, created_by_user_id, reviewer_group_id from campaign where campaign_id = $1",
+    )
         .bind(campaign_id)
         .fetch_one(&mut *conn)
         .await?;
@@ -201,27 +203,53 @@ pub async fn launch_notices(conn: &mut AnyConnection, campaign_id: i64, now: i64
     // Each reviewer once: for the items assigned to them, and for those of their reviewer
     // groups but their own access.
     let mut reviewers: BTreeMap<i64, (String, Option<String>, i64, i64, i64)> = BTreeMap::new();
-    let person = "join identity v on v.identity_id = r.reviewer_id".to_string();
-    for (join, for_group) in [(person, false), (crate::groups::server::repo::members_join(), true)] {
-        let rows = sqlx::query(&format!(
-            "select v.identity_id, v.display_name, v.email, count(*) as items, \
-             coalesce(sum(case when r.risk_score >= c.high_risk then 1 else 0 end), 0) as high \
-             from review_item r join campaign c on c.campaign_id = r.campaign_id {join} \
-             where r.campaign_id = $1 group by v.identity_id, v.display_name, v.email"
+    let rows = sqlx::query(
+        "select v.identity_id, v.display_name, v.email, count(*) as items, \
+         coalesce(sum(case when r.risk_score >= c.high_risk then 1 else 0 end), 0) as high \
+         from review_item r join campaign c on c.campaign_id = r.campaign_id join identity v on v.identity_id = r.reviewer_id \
+         where r.campaign_id = $1 group by v.identity_id, v.display_name, v.email",
+    )
+    .bind(campaign_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in &rows {
+        reviewers.insert(row.try_get("identity_id")?, (row.try_get("display_name")?, row.try_get("email")?, row.try_get("items")?, row.try_get("high")?, 0));
+    }
+    // A group's members one by one, each counting the group's items but their own access: a
+    // single join of members to a million items lets the planner start from the wrong side.
+    let group: Option<i64> = campaign.try_get("reviewer_group_id")?;
+    if let Some(group) = group {
+        let members = sqlx::query(&format!(
+            "select v.identity_id, v.display_name, v.email from reviewer_group_member gm \
+             join identity v on v.identity_id = gm.identity_id and {} where gm.reviewer_group_id = $1",
+            crate::groups::server::repo::ELIGIBLE
         ))
-        .bind(campaign_id)
+        .bind(group)
         .fetch_all(&mut *conn)
         .await?;
-        for row in &rows {
-            let items: i64 = row.try_get("items")?;
-            let high: i64 = row.try_get("high")?;
-            let entry =
-                reviewers.entry(row.try_get("identity_id")?).or_insert((row.try_get("display_name")?, row.try_get("email")?, 0, 0, 0));
+        for member in &members {
+            let identity_id: i64 = member.try_get("identity_id")?;
+            let email: Option<String> = member.try_get("email")?;
+            let counts = sqlx::query(
+                "select count(*) as items, coalesce(sum(case when r.risk_score >= c.high_risk then 1 else 0 end), 0) as high \
+                 from review_item r join campaign c on c.campaign_id = r.campaign_id \
+                 where r.campaign_id = $1 and r.reviewer_group_id = $2 and r.identity_id <> $3 \
+                 and not coalesce(lower(r.identity_email) = lower($4), false)",
+            )
+            .bind(campaign_id)
+            .bind(group)
+            .bind(identity_id)
+            .bind(email.clone())
+            .fetch_one(&mut *conn)
+            .await?;
+            let (items, high): (i64, i64) = (counts.try_get("items")?, counts.try_get("high")?);
+            if items == 0 {
+                continue;
+            }
+            let entry = reviewers.entry(identity_id).or_insert((member.try_get("display_name")?, email, 0, 0, 0));
             entry.2 += items;
             entry.3 += high;
-            if for_group {
-                entry.4 += items;
-            }
+            entry.4 += items;
         }
     }
     let mut written = 0;
