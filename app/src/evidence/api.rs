@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::evidence::{EvidencePage, ExportRecord, ExportRequest, RemediationList, RemediationTask};
+use crate::evidence::{EvidencePage, ExportRecord, RemediationList, RemediationTask};
 #[cfg(feature = "ssr")]
 use crate::session::Permission;
 
@@ -51,7 +51,7 @@ pub async fn create_export(campaign: String, from: String, to: String) -> Result
         "" => None,
         text => Some(text.parse::<i64>().map_err(|_| AppError::Validation(format!("campaign: `{text}` is not a campaign number")))?),
     };
-    let request = ExportRequest { campaign_id, from: Some(from), to: Some(to) };
+    let request = crate::evidence::ExportRequest { campaign_id, from: Some(from), to: Some(to) };
     let scope = export::scope_of(&state.db, &request).await?.map_err(AppError::Validation)?;
     let subject = crate::campaigns::server::repo::subject_of(&state.db, &user).await?;
     // Written under a temporary name, then moved to the export's number.

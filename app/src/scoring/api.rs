@@ -2,18 +2,17 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::scoring::{NewSodRule, RiskOverview, RiskSettings, Settings};
-use crate::session::Permission;
 
 #[server(endpoint = "get_risk_overview")]
 pub async fn get_risk_overview() -> Result<RiskOverview, AppError> {
-    crate::session::server::require(Permission::ViewEstate).await?;
+    crate::session::server::require(crate::session::Permission::ViewEstate).await?;
     let state = crate::state::app_state()?;
     Ok(crate::scoring::server::repo::overview(&state.db).await?)
 }
 
 #[server(endpoint = "admin_risk_settings")]
 pub async fn admin_risk_settings() -> Result<RiskSettings, AppError> {
-    crate::session::server::require(Permission::ConfigureRisk).await?;
+    crate::session::server::require(crate::session::Permission::ConfigureRisk).await?;
     let state = crate::state::app_state()?;
     let db = &state.db;
     use crate::scoring::server::settings;
@@ -28,7 +27,7 @@ pub async fn admin_risk_settings() -> Result<RiskSettings, AppError> {
 /// Records new settings with who changed them, then scores every grant again.
 #[server(endpoint = "admin_save_risk_settings")]
 pub async fn admin_save_risk_settings(settings: Settings) -> Result<String, AppError> {
-    let admin = crate::session::server::require(Permission::ConfigureRisk).await?;
+    let admin = crate::session::server::require(crate::session::Permission::ConfigureRisk).await?;
     settings.check().map_err(AppError::Validation)?;
     let state = crate::state::app_state()?;
     let subject = crate::campaigns::server::repo::subject_of(&state.db, &admin).await?;
@@ -44,7 +43,7 @@ pub async fn admin_save_risk_settings(settings: Settings) -> Result<String, AppE
 /// Adds a separation-of-duties rule, then scores every grant again.
 #[server(endpoint = "admin_add_sod_rule")]
 pub async fn admin_add_sod_rule(rule: NewSodRule) -> Result<String, AppError> {
-    let admin = crate::session::server::require(Permission::ConfigureRisk).await?;
+    let admin = crate::session::server::require(crate::session::Permission::ConfigureRisk).await?;
     let rule = rule.checked().map_err(AppError::Validation)?;
     let state = crate::state::app_state()?;
     let mut conn = state.db.pool.acquire().await.map_err(crate::db::DbError::from)?;
@@ -58,7 +57,7 @@ pub async fn admin_add_sod_rule(rule: NewSodRule) -> Result<String, AppError> {
 /// Removes a rule (kept with who removed it), then scores every grant again.
 #[server(endpoint = "admin_remove_sod_rule")]
 pub async fn admin_remove_sod_rule(sod_rule_id: i64) -> Result<String, AppError> {
-    let admin = crate::session::server::require(Permission::ConfigureRisk).await?;
+    let admin = crate::session::server::require(crate::session::Permission::ConfigureRisk).await?;
     let state = crate::state::app_state()?;
     if !crate::scoring::server::settings::remove_rule(&state.db, sod_rule_id, &admin.display_name, crate::db::now()).await? {
         return Err(AppError::Validation(format!("rule {sod_rule_id} is removed already or does not exist")));
