@@ -286,6 +286,16 @@ pub async fn insert_many(
     Ok(())
 }
 
+/// For a page read as one JSON value: the function that makes a row a JSON array, and the
+/// aggregate that gathers rows `j` in the order of `id` into one JSON text.
+pub fn json_page(backend: Backend) -> (&'static str, &'static str) {
+    match backend {
+        // json(): the subquery loses the value's JSON subtype, without which it would be quoted as text.
+        Backend::Sqlite => ("json_array", "json_group_array(json(j) order by id)"),
+        Backend::Postgres => ("json_build_array", "json_agg(j order by id)::text"),
+    }
+}
+
 /// Reads a large result in key order, a page at a time, each page one JSON array from the
 /// database: a million rows cross the driver as a few hundred values instead of millions, and
 /// each row is deserialized straight into `T` (a struct read from the array's positions).
@@ -313,11 +323,7 @@ impl JsonPages {
         if self.done {
             return Ok(None);
         }
-        let (array, aggregate) = match self.backend {
-            // json(): the subquery loses the value's JSON subtype, without which it would be quoted as text.
-            Backend::Sqlite => ("json_array", "json_group_array(json(j) order by id)"),
-            Backend::Postgres => ("json_build_array", "json_agg(j order by id)::text"),
-        };
+        let (array, aggregate) = json_page(self.backend);
         let text = format!(
             "select {aggregate} as items, max(id) as last from (select {key} as id, {array}({columns}) as j {from} and {key} > $1 \
              order by {key} limit $2) page",

@@ -272,11 +272,7 @@ const PAGE: i64 = 1000;
 
 /// The page of items after item `after`, in item order: (JSON array of items, last item id).
 fn page_sql(backend: Backend, scope: &Scope, after: i64) -> Sql {
-    let (array, aggregate) = match backend {
-        // json(): the subquery loses the value's JSON subtype, without which it would be quoted as text.
-        Backend::Sqlite => ("json_array", "json_group_array(json(j) order by id)"),
-        Backend::Postgres => ("json_build_array", "json_agg(j order by id)::text"),
-    };
+    let (array, aggregate) = crate::db::json_page(backend);
     let mut sql = Sql::new(&format!(
         "select {aggregate} as items, max(id) as last from (select r.item_id as id, {array}({}) as j \
          from review_item r join campaign c on c.campaign_id = r.campaign_id \
