@@ -154,37 +154,55 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
         "/identities?kind=human&status=active&department=Finance",
         "/identities?q=payments&page=2",
     ];
-    let mut timings = Vec::with_capacity(args.requests);
-    for i in 0..args.requests + 10 {
-        let request =
-            Request::get(paths[i % paths.len()]).header(header::COOKIE, format!("{}={token}", app::session::COOKIE)).body(Body::empty())?;
-        let started = Instant::now();
-        let response = router.clone().oneshot(request).await?;
-        let status = response.status();
-        let _ = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
-        if !status.is_success() {
-            return Err(format!("identities page answered {status}").into());
-        }
-        if i >= 10 {
-            timings.push(started.elapsed());
-        }
-    }
-    timings.sort();
-    if timings.is_empty() {
-        return Ok(());
-    }
-    let at = |q: f64| timings[((timings.len() as f64 * q).ceil() as usize).saturating_sub(1).min(timings.len() - 1)].as_secs_f64() * 1000.0;
+    let mut timings = pages(&router, &token, &paths, args.requests).await?;
     println!(
         "  identities page (filtered)  p50 {:.1} ms  p95 {:.1} ms  max {:.1} ms over {} requests",
-        at(0.5),
-        at(0.95),
-        at(1.0),
+        percentile(&mut timings, 0.5),
+        percentile(&mut timings, 0.95),
+        percentile(&mut timings, 1.0),
+        timings.len()
+    );
+    // The grants page: a query of two filters, riskiest first, the first page of 50.
+    let paths = [
+        "/grants?query=privilege%3Aadmin%20idle%3E30d",
+        "/grants?query=kind%3Aservice_account%20owner%3Anone",
+        "/grants?query=kind%3Aapi_key%20rotated%3E90d",
+        "/grants?query=risk%3E%3D70%20-kind%3Ahuman",
+    ];
+    let mut timings = pages(&router, &token, &paths, args.requests).await?;
+    println!(
+        "  grants query (two filters)  p50 {:.1} ms  p95 {:.1} ms  max {:.1} ms over {} requests",
+        percentile(&mut timings, 0.5),
+        percentile(&mut timings, 0.95),
+        percentile(&mut timings, 1.0),
         timings.len()
     );
     println!("  ({grants} grants imported)");
     campaigns(&url, args.requests, &args.dir).await
 }
 
+/// Requests `paths` in turn, `requests` times after ten to warm up, and returns how long each
+/// full page took.
+async fn pages(router: &axum::Router, token: &str, paths: &[&str], requests: usize) -> Result<Vec<Duration>, AnyError> {
+    let mut timings = Vec::with_capacity(requests);
+    for i in 0..requests + 10 {
+        let path = paths[i % paths.len()];
+        let request = Request::get(path).header(header::COOKIE, format!("{}={token}", app::session::COOKIE)).body(Body::empty())?;
+        let started = Instant::now();
+        let response = router.clone().oneshot(request).await?;
+        let status = response.status();
+        let _ = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+        if !status.is_success() {
+            return Err(format!("{path} answered {status}").into());
+        }
+        if i >= 10 {
+            timings.push(started.elapsed());
+        }
+    }
+    Ok(timings)
+}
+
+/// The `q` quantile of `timings`, in milliseconds.
 fn percentile(timings: &mut [Duration], q: f64) -> f64 {
     timings.sort();
     if timings.is_empty() {
@@ -369,7 +387,69 @@ async fn campaigns(url: &str, requests: usize, dir: &std::path::Path) -> Result<
         return Err(format!("attest verify --export failed: {}", String::from_utf8_lossy(&verified.stderr)).into());
     }
     println!("  attest verify --export      {:>8.2} s", started.elapsed().as_secs_f64());
+
+    // The decision log a campaign of this size leaves behind, then `attest verify` over it.
+    let started = Instant::now();
+    let entries = fill_log(&db, id, LOG_ENTRIES).await?;
+    println!("  decision log filled to {} entries in {:.1} s", app::components::thousands(entries), started.elapsed().as_secs_f64());
+    let started = Instant::now();
+    let verified = Command::new(std::env::current_exe()?).arg("verify").env("DATABASE_URL", url).env("RUST_LOG", "warn").output()?;
+    let took = started.elapsed();
+    if !verified.status.success() {
+        return Err(format!("attest verify failed: {}", String::from_utf8_lossy(&verified.stdout)).into());
+    }
+    println!("  attest verify               {:>8.2} s  {:>10} entries/s", took.as_secs_f64(), per_second(entries as usize, took));
     Ok(())
+}
+
+/// The size of the decision log `attest verify` is timed over.
+const LOG_ENTRIES: i64 = 1_000_000;
+
+/// Appends approvals of the campaign's items to the decision log until it holds `total`
+/// entries, each hashed and linked to the one before exactly as a reviewer's decision is, a
+/// thousand to a statement. Returns the entries in the log.
+async fn fill_log(db: &Db, campaign_id: i64, total: i64) -> Result<i64, AnyError> {
+    use app::campaigns::server::chain::{self, ENTRY_COLUMNS, Entry};
+    use sqlx::Row;
+    let head = sqlx::query("select seq, hash from decision_log_head where id = 1").fetch_one(&db.pool).await?;
+    let (mut seq, mut prev): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
+    let items: Vec<i64> = sqlx::query_scalar("select item_id from review_item where campaign_id = $1 order by item_id limit $2")
+        .bind(campaign_id)
+        .bind((total - seq).max(0))
+        .fetch_all(&db.pool)
+        .await?;
+    let at = app::db::now();
+    let mut tx = db.pool.begin().await?;
+    for chunk in items.chunks(1000) {
+        let mut insert = app::db::Sql::new(&format!("insert into decision_log ({ENTRY_COLUMNS}) values "));
+        for (n, item) in chunk.iter().enumerate() {
+            seq += 1;
+            let entry = Entry {
+                seq,
+                campaign_id,
+                item_id: Some(*item),
+                stage: 1,
+                action: "approve".into(),
+                justification: Some("still needed for the nightly settlement run".into()),
+                exception_until: None,
+                reassigned_to: None,
+                bulk: false,
+                approver: "Bench Reviewer".into(),
+                approver_subject: "bench-reviewer".into(),
+                at,
+                prev_hash: std::mem::take(&mut prev),
+            };
+            prev = entry.hash();
+            if n > 0 {
+                insert.push(", ");
+            }
+            chain::push_row(&mut insert, &entry, &prev);
+        }
+        insert.query()?.execute(&mut *tx).await?;
+    }
+    sqlx::query("update decision_log_head set seq = $1, hash = $2 where id = 1").bind(seq).bind(&prev).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(seq)
 }
 
 /// Waits for a child, reading its own peak resident memory (VmHWM, in MiB) while it runs. The

@@ -139,6 +139,9 @@ impl ApiToken {
 pub struct CurrentUser {
     pub app_user_id: i64,
     pub display_name: String,
+    /// The stable name the identity provider gives this person, written beside their name in
+    /// the decision log.
+    pub subject: String,
     pub email: Option<String>,
     pub roles: Vec<Role>,
     /// The inventory identity this person was matched to at sign-in.

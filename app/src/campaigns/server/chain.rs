@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::campaigns::ChainCheck;
-use crate::db::{Db, Result};
+use crate::db::{Db, Result, Sql};
 
 /// The hash the first entry points back to.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -121,28 +121,21 @@ pub async fn append(conn: &mut sqlx::AnyConnection, new: NewEntry<'_>) -> Result
         prev_hash: head.try_get("hash")?,
     };
     let hash = entry.hash();
-    sqlx::query(
-        "insert into decision_log (seq, campaign_id, item_id, stage, action, justification, exception_until, reassigned_to, bulk, \
-         approver, approver_subject, at, prev_hash, hash) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
-    .bind(entry.seq)
-    .bind(entry.campaign_id)
-    .bind(entry.item_id)
-    .bind(entry.stage)
-    .bind(&entry.action)
-    .bind(entry.justification.as_deref())
-    .bind(entry.exception_until)
-    .bind(entry.reassigned_to)
-    .bind(i64::from(entry.bulk))
-    .bind(&entry.approver)
-    .bind(&entry.approver_subject)
-    .bind(entry.at)
-    .bind(&entry.prev_hash)
-    .bind(&hash)
-    .execute(&mut *conn)
-    .await?;
+    let mut insert = Sql::new(&format!("insert into decision_log ({ENTRY_COLUMNS}) values "));
+    push_row(&mut insert, &entry, &hash);
+    insert.query()?.execute(&mut *conn).await?;
     sqlx::query("update decision_log_head set hash = $1 where id = 1").bind(&hash).execute(&mut *conn).await?;
     Ok(entry)
+}
+
+/// Appends `(…)` holding `entry` and its `hash` in the order of [`ENTRY_COLUMNS`], for an
+/// insert.
+pub fn push_row(sql: &mut Sql, entry: &Entry, hash: &str) {
+    sql.push("(").bind(entry.seq).push(", ").bind(entry.campaign_id).push(", ").bind(entry.item_id).push(", ").bind(entry.stage);
+    sql.push(", ").bind(entry.action.as_str()).push(", ").bind(entry.justification.as_deref()).push(", ").bind(entry.exception_until);
+    sql.push(", ").bind(entry.reassigned_to).push(", ").bind(i64::from(entry.bulk)).push(", ").bind(entry.approver.as_str());
+    sql.push(", ").bind(entry.approver_subject.as_str()).push(", ").bind(entry.at).push(", ").bind(entry.prev_hash.as_str());
+    sql.push(", ").bind(hash).push(")");
 }
 
 /// An entry and its stored hash from a row of [`ENTRY_COLUMNS`], read by position.

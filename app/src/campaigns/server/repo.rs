@@ -181,7 +181,7 @@ pub async fn create(db: &Db, draft: &CampaignDraft, by: &CurrentUser) -> Outcome
     .fetch_one(&mut *tx)
     .await?;
     let campaign_id: i64 = row.try_get("campaign_id")?;
-    let subject = subject_of(db, by).await?;
+    let subject = by.subject.clone();
     chain::append(
         &mut tx,
         NewEntry {
@@ -201,13 +201,6 @@ pub async fn create(db: &Db, draft: &CampaignDraft, by: &CurrentUser) -> Outcome
     .await?;
     tx.commit().await?;
     Ok(Ok(campaign_id))
-}
-
-/// The approver's stable name at the identity provider. Read outside the caller's
-/// transaction: on SQLite a transaction must write first to wait its turn instead of failing.
-pub async fn subject_of(db: &Db, user: &CurrentUser) -> Result<String> {
-    let row = sqlx::query("select subject from app_user where app_user_id = $1").bind(user.app_user_id).fetch_one(&db.pool).await?;
-    Ok(row.try_get("subject")?)
 }
 
 /// How many current grants a scope takes in, and the riskiest of them.
@@ -320,14 +313,17 @@ pub async fn launch(db: &Db, campaign_id: i64, by: &CurrentUser) -> Outcome<i64>
             )
         }
     };
+    // Peers come from one count per entitlement rather than one per item.
     let mut sql = Sql::new(&format!(
         "insert into review_item (campaign_id, access_grant_id, identity_id, identity_name, identity_kind, identity_email, identity_status, \
          owner_name, manager_name, department, purpose, last_active_at, credential_rotated_at, expires_at, application, entitlement, \
-         privilege, granted_at, last_used_at, risk_score, risk_words, stage, reviewer_id, reviewer_group_id, assigned_by, version) \
+         privilege, granted_at, last_used_at, risk_score, risk_words, peers, stage, reviewer_id, reviewer_group_id, assigned_by, version) \
          select {campaign_id}, g.access_grant_id, i.identity_id, i.display_name, i.kind, i.email, i.status, coalesce(o.display_name, i.owner), \
          coalesce(m.display_name, i.manager), i.department, i.purpose, i.last_active_at, i.credential_rotated_at, i.expires_at, a.name, e.name, \
-         e.privilege, g.granted_at, g.last_used_at, g.risk_score, g.risk_words, 1, {reviewer}, {group}, {assigned}, 0 \
+         e.privilege, g.granted_at, g.last_used_at, g.risk_score, g.risk_words, h.n - 1, 1, {reviewer}, {group}, {assigned}, 0 \
          {FROM_GRANTS} \
+         join (select entitlement_id, count(*) as n from access_grant where ended_at is null group by entitlement_id) h \
+         on h.entitlement_id = g.entitlement_id \
          left join identity o on o.identity_id = i.owner_identity_id \
          left join identity m on m.identity_id = i.manager_identity_id{reviewer_join} \
          join identity f on f.identity_id = {fallback}"
@@ -335,22 +331,13 @@ pub async fn launch(db: &Db, campaign_id: i64, by: &CurrentUser) -> Outcome<i64>
     sql.append(&condition);
     let mut tx = db.pool.begin().await?;
     let inserted = sql.query()?.execute(&mut *tx).await?.rows_affected() as i64;
-    // Peers at launch, from one count per entitlement rather than one per item.
-    sqlx::query(
-        "update review_item set peers = h.n - 1 from access_grant q, \
-         (select entitlement_id, count(*) as n from access_grant where ended_at is null group by entitlement_id) h \
-         where review_item.campaign_id = $1 and q.access_grant_id = review_item.access_grant_id and h.entitlement_id = q.entitlement_id",
-    )
-    .bind(campaign_id)
-    .execute(&mut *tx)
-    .await?;
     let at = now();
     sqlx::query("update campaign set status = 'active', stage = 1, launched_at = $1 where campaign_id = $2 and status = 'draft'")
         .bind(at)
         .bind(campaign_id)
         .execute(&mut *tx)
         .await?;
-    let subject = subject_of(db, by).await?;
+    let subject = by.subject.clone();
     let note = format!("{inserted} items in scope `{}`", campaign.scope_query);
     chain::append(
         &mut tx,
@@ -754,7 +741,7 @@ async fn decide_in(tx: &mut sqlx::AnyConnection, db: &Db, user: &CurrentUser, re
         ));
     }
     let at = now();
-    let subject = subject_of(db, user).await?;
+    let subject = user.subject.clone();
     let (action, update, until, reassigned_to): (String, Sql, Option<i64>, Option<i64>) = match &request.action {
         Action::Decide(decision) => {
             if current.needs_justification.contains(decision) && justification.is_empty() {
@@ -870,7 +857,7 @@ pub async fn close_stage_as(db: &Db, campaign_id: i64, by: &CurrentUser, note: O
     let stage = campaign.stage;
     let last_stage = stage >= campaign.stages;
     let at = now();
-    let subject = subject_of(db, by).await?;
+    let subject = by.subject.clone();
     let mut tx = db.pool.begin().await?;
     // Write first: it waits for other writers, and a second close of the same stage finds nothing.
     let claimed = sqlx::query("update campaign set stage = stage where campaign_id = $1 and status = 'active' and stage = $2")

@@ -151,7 +151,7 @@ pub async fn create(db: &Db, name: &str, description: &str, by: &CurrentUser) ->
     if description.chars().count() > MAX_DESCRIPTION {
         return Ok(Err(format!("description: at most {MAX_DESCRIPTION} characters")));
     }
-    let subject = crate::campaigns::server::repo::subject_of(db, by).await?;
+    let subject = by.subject.clone();
     let mut tx = db.pool.begin().await?;
     let row = sqlx::query(
         "insert into reviewer_group (name, description, created_by, created_by_subject, created_at) values ($1, $2, $3, $4, $5) \
@@ -180,7 +180,7 @@ pub async fn add_member(db: &Db, group_id: i64, email: &str, by: &CurrentUser) -
     let Some((identity_id, name)) = crate::campaigns::server::repo::person_by_email(db, email).await? else {
         return Ok(Err(format!("member: nobody active in the inventory has the email `{}`", email.trim())));
     };
-    let subject = crate::campaigns::server::repo::subject_of(db, by).await?;
+    let subject = by.subject.clone();
     let mut tx = db.pool.begin().await?;
     let added = sqlx::query(
         "insert into reviewer_group_member (reviewer_group_id, identity_id, added_by, added_by_subject, created_at) \
@@ -207,7 +207,7 @@ pub async fn add_member(db: &Db, group_id: i64, email: &str, by: &CurrentUser) -
 /// group who may decide them. Answers their name.
 pub async fn remove_member(db: &Db, group_id: i64, identity_id: i64, by: &CurrentUser) -> Checked<String> {
     let Some(group) = name_of(db, group_id).await? else { return Ok(Err(format!("there is no group {group_id}"))) };
-    let subject = crate::campaigns::server::repo::subject_of(db, by).await?;
+    let subject = by.subject.clone();
     let mut tx = db.pool.begin().await?;
     let person = sqlx::query(
         "select v.display_name, v.email from reviewer_group_member m join identity v on v.identity_id = m.identity_id \
@@ -256,7 +256,7 @@ pub async fn remove_member(db: &Db, group_id: i64, identity_id: i64, by: &Curren
 /// Deletes a group no campaign names; its history stays. Answers its name.
 pub async fn delete(db: &Db, group_id: i64, by: &CurrentUser) -> Checked<String> {
     let Some(group) = name_of(db, group_id).await? else { return Ok(Err(format!("there is no group {group_id}"))) };
-    let subject = crate::campaigns::server::repo::subject_of(db, by).await?;
+    let subject = by.subject.clone();
     let mut tx = db.pool.begin().await?;
     // Write first, so SQLite queues this transaction behind other writers.
     sqlx::query("delete from reviewer_group_member where reviewer_group_id = $1").bind(group_id).execute(&mut *tx).await?;

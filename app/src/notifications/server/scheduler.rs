@@ -710,13 +710,14 @@ async fn close_after_deadline(db: &Db, now: i64, summary: &mut RunSummary) -> Re
         if now <= campaign.deadline_at + campaign.close_after_days * DAY {
             continue;
         }
-        let owner = sqlx::query("select app_user_id, display_name, email, identity_id from app_user where app_user_id = $1")
+        let owner = sqlx::query("select app_user_id, display_name, subject, email, identity_id from app_user where app_user_id = $1")
             .bind(campaign.owner_user_id)
             .fetch_one(&db.pool)
             .await?;
         let owner = crate::session::CurrentUser {
             app_user_id: owner.try_get("app_user_id")?,
             display_name: owner.try_get("display_name")?,
+            subject: owner.try_get("subject")?,
             email: owner.try_get("email")?,
             roles: Vec::new(),
             identity_id: owner.try_get("identity_id")?,

@@ -162,7 +162,7 @@ pub async fn roles_of(db: &Db, app_user_id: i64) -> Result<Vec<Role>> {
 pub async fn lookup(db: &Db, token: &str, timeouts: Timeouts) -> Result<Option<CurrentUser>> {
     let now = now();
     let row = sqlx::query(
-        "select u.app_user_id, u.display_name, u.email, u.identity_id, s.last_seen_at from session s \
+        "select u.app_user_id, u.display_name, u.subject, u.email, u.identity_id, s.last_seen_at from session s \
          join app_user u on u.app_user_id = s.app_user_id \
          where s.session_hash = $1 and s.expires_at > $2 and s.last_seen_at > $3",
     )
@@ -181,6 +181,7 @@ pub async fn lookup(db: &Db, token: &str, timeouts: Timeouts) -> Result<Option<C
     Ok(Some(CurrentUser {
         app_user_id,
         display_name: row.try_get("display_name")?,
+        subject: row.try_get("subject")?,
         email: row.try_get("email")?,
         identity_id: row.try_get("identity_id")?,
         roles: roles_of(db, app_user_id).await?,
