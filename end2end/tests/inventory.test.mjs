@@ -85,6 +85,8 @@ test('a reviewer queries the riskiest orphaned service accounts and reads why th
     await signIn(page, server.url);
     await page.getByRole('link', { name: 'Grants', exact: true }).click();
     await page.waitForURL(/\/grants$/);
+    // Every grant: the first page at once, the total counted after it.
+    await page.locator('.pager-status').filter({ hasText: /^1–50 of [\d,]+$/ }).waitFor();
     await page.getByLabel('Query').fill('kind:service_account owner:none');
     await page.getByRole('button', { name: 'Search' }).click();
     await page.waitForURL(/query=kind/);

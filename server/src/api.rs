@@ -182,7 +182,7 @@ async fn fetch_grants(db: &Db, params: &GrantsParams, cap: i64) -> Result<Vec<ap
     let offset = params.offset.unwrap_or(0).max(0);
     let query = params.query.as_deref().unwrap_or("");
     match app::identities::server::repo::query_grants(db, query, true, limit, offset).await {
-        Ok(Ok((rows, _))) => Ok(rows),
+        Ok(Ok(rows)) => Ok(rows),
         Ok(Err(e)) => Err(problem(StatusCode::BAD_REQUEST, format!("query, column {}: {e}", e.column))),
         Err(e) => {
             tracing::error!(error = %e, "reading grants failed");

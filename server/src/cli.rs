@@ -392,7 +392,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 Some(query) => {
                     let limit = args.limit.map(i64::from).unwrap_or(i64::MAX / 2);
                     match app::identities::server::repo::query_grants(&db, query, args.sort == Sort::Risk, limit, 0).await? {
-                        Ok((rows, _)) => rows,
+                        Ok(rows) => rows,
                         Err(e) => {
                             eprintln!("{query}\n{}^\nerror: {e}", " ".repeat(e.column.saturating_sub(1)));
                             return Ok(ExitCode::FAILURE);

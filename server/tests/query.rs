@@ -2,10 +2,11 @@ use crate::helpers::{TestApp, fixture};
 use crate::on_both_databases;
 
 async fn matching(app: &TestApp, query: &str) -> Vec<(String, String)> {
-    let (rows, total) = app::identities::server::repo::query_grants(&app.db, query, true, 100, 0)
+    let rows = app::identities::server::repo::query_grants(&app.db, query, true, 100, 0)
         .await
         .expect("database")
         .unwrap_or_else(|e| panic!("{query}: {e}"));
+    let total = app::identities::server::repo::count_grants(&app.db, query, 100).await.expect("database").expect("parses");
     assert_eq!(total as usize, rows.len());
     let db_rows: Vec<(String, String)> = rows.into_iter().map(|g| (g.identity, g.entitlement)).collect();
     db_rows
@@ -26,6 +27,17 @@ on_both_databases! {
         assert_eq!(matching(&app, "(kind:bot OR kind:api_key) -factor:no_owner").await.len(), 2);
         assert_eq!(matching(&app, "factor:inactive_identity").await, vec![("Ben Lindqvist".into(), "ReadOnlyAccess".into())]);
         assert_eq!(matching(&app, "").await.len(), 7);
+    }
+
+    async fn a_broad_query_is_counted_only_up_to_its_cap(app: TestApp) {
+        app.import(&fixture("estate"), "hr").await.expect("imports");
+        let count = |query: &'static str, cap: i64| {
+            let db = app.db.clone();
+            async move { app::identities::server::repo::count_grants(&db, query, cap).await.expect("database").expect("parses") }
+        };
+        assert_eq!(count("", 3).await, 4, "one past the cap says there are more");
+        assert_eq!(count("", 100).await, 7);
+        assert_eq!(count("kind:service_account owner:none", 3).await, 1);
     }
 
     async fn injection_attempts_are_just_values_that_match_nothing(app: TestApp) {

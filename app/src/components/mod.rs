@@ -77,17 +77,23 @@ pub fn Pager(page: u32, per_page: u32, total: i64, href: impl Fn(u32) -> String 
     let first = i64::from(page - 1) * i64::from(per_page) + 1;
     let last = (i64::from(page) * i64::from(per_page)).min(total);
     let pages = ((total + i64::from(per_page) - 1) / i64::from(per_page)).max(1);
+    let status = if total == 0 {
+        "Nothing matches".to_string()
+    } else {
+        format!("{}–{} of {}", thousands(first), thousands(last), thousands(total))
+    };
+    view! { <PagerLinks page next=i64::from(page) < pages href>{status}</PagerLinks> }
+}
+
+/// A pager's previous and next links around what it says (its children), for pages that know
+/// whether another follows before they know how many there are.
+#[component]
+pub fn PagerLinks(page: u32, next: bool, href: impl Fn(u32) -> String + 'static, children: Children) -> impl IntoView {
     let prev = (page > 1).then(|| href(page - 1));
-    let next = (i64::from(page) < pages).then(|| href(page + 1));
+    let next = next.then(|| href(page + 1));
     view! {
         <nav class="pager" aria-label="Pages">
-            <span class="pager-status">
-                {if total == 0 {
-                    "Nothing matches".to_string()
-                } else {
-                    format!("{}–{} of {}", thousands(first), thousands(last), thousands(total))
-                }}
-            </span>
+            <span class="pager-status">{children()}</span>
             {prev.map(|href| view! { <a href=href rel="prev">"← Previous"</a> })}
             {next.map(|href| view! { <a href=href rel="next">"Next →"</a> })}
         </nav>

@@ -2,8 +2,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::{KindBadge, Pager, PrivilegeBadge, Risk, ago_or, error_view};
-use crate::identities::api::search_grants;
+use crate::components::{KindBadge, PagerLinks, PrivilegeBadge, Risk, ago_or, error_view, thousands};
+use crate::identities::api::{count_grants, search_grants};
 use crate::identities::encode_component;
 use crate::query::FIELDS;
 
@@ -53,6 +53,29 @@ pub fn GrantsPage() -> impl IntoView {
                     };
                     let now = page.now;
                     let current = query.get_untracked();
+                    let shown = page.rows.len() as i64;
+                    let first = i64::from(page.page - 1) * i64::from(page.per_page) + 1;
+                    let status = if shown == 0 {
+                        "Nothing matches".to_string()
+                    } else if page.more {
+                        format!("{}–{}", thousands(first), thousands(first + shown - 1))
+                    } else {
+                        // The last page: the total is known without counting.
+                        format!("{}–{} of {}", thousands(first), thousands(first + shown - 1), thousands(first + shown - 1))
+                    };
+                    // When more pages follow, the total is counted after the page is shown.
+                    let total = page.more.then(|| {
+                        let current = current.clone();
+                        LocalResource::new(move || count_grants(current.clone()))
+                    });
+                    let total = move || {
+                        let n = total.as_ref()?.get()?.ok()?;
+                        Some(if n > crate::campaigns::COUNT_CAP {
+                            format!(" of more than {}", thousands(crate::campaigns::COUNT_CAP))
+                        } else {
+                            format!(" of {}", thousands(n))
+                        })
+                    };
                     let href = move |n: u32| format!("/grants?query={}&page={n}", encode_component(&current));
                     view! {
                         <table class="grants">
@@ -85,7 +108,7 @@ pub fn GrantsPage() -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
-                        <Pager page=page.page per_page=page.per_page total=page.total href />
+                        <PagerLinks page=page.page next=page.more href>{status}{total}</PagerLinks>
                     }.into_any()
                 })}
             </Suspense>

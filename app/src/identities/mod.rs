@@ -295,7 +295,8 @@ pub struct GrantPage {
     pub rows: Vec<GrantRow>,
     /// Grants on this page kept by an exception that has not expired, with its words.
     pub exceptions: Vec<(i64, String)>,
-    pub total: i64,
+    /// Another page follows this one.
+    pub more: bool,
     pub page: u32,
     pub per_page: u32,
     pub now: i64,

@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use super::chain::{self, NewEntry};
 use crate::campaigns::*;
 use crate::db::{Db, DbError, Result, Sql, decode_err, now};
+use crate::identities::server::repo::{FROM_GRANTS, grant_condition};
 use crate::identities::{IdentityKind, Privilege};
 use crate::session::CurrentUser;
 
@@ -205,7 +206,7 @@ pub async fn create(db: &Db, draft: &CampaignDraft, by: &CurrentUser) -> Outcome
 
 /// How many current grants a scope takes in, and the riskiest of them.
 pub async fn preview(db: &Db, scope: &str, high_risk: i64) -> Result<std::result::Result<ScopePreview, crate::query::QueryError>> {
-    let condition = match scope_condition(scope) {
+    let condition = match grant_condition(scope) {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
     };
@@ -217,24 +218,10 @@ pub async fn preview(db: &Db, scope: &str, high_risk: i64) -> Result<std::result
     let row = sql.query()?.fetch_one(&db.pool).await?;
     let (total, humans, high): (i64, i64, i64) = (row.try_get("total")?, row.try_get("humans")?, row.try_get("high_risk")?);
     let top = match crate::identities::server::repo::query_grants(db, scope, true, 10, 0).await? {
-        Ok((rows, _)) => rows,
+        Ok(rows) => rows,
         Err(e) => return Ok(Err(e)),
     };
     Ok(Ok(ScopePreview { total, humans, machines: total - humans, high_risk: high, top }))
-}
-
-const FROM_GRANTS: &str = "from access_grant g join identity i on i.identity_id = g.identity_id \
-    join entitlement e on e.entitlement_id = g.entitlement_id join application a on a.application_id = e.application_id";
-
-/// ` where g.ended_at is null and (…)`, numbered from `$1`.
-fn scope_condition(scope: &str) -> std::result::Result<Sql, crate::query::QueryError> {
-    let mut condition = Sql::new(" where g.ended_at is null");
-    if let Some(expr) = crate::query::parse(scope)? {
-        condition.push(" and (");
-        crate::query::compile::compile(&expr, now(), &mut condition)?;
-        condition.push(")");
-    }
-    Ok(condition)
 }
 
 /// Freezes what is in scope and assigns every item its reviewer (or reviewer group), in one
@@ -249,7 +236,7 @@ pub async fn launch(db: &Db, campaign_id: i64, by: &CurrentUser) -> Outcome<i64>
     if campaign.deadline_at <= now() {
         return invalid("the deadline has passed; set a new one before launching");
     }
-    let condition = match scope_condition(&campaign.scope_query) {
+    let condition = match grant_condition(&campaign.scope_query) {
         Ok(c) => c,
         Err(e) => return invalid(format!("scope, column {}: {}", e.column, e.message)),
     };

@@ -183,7 +183,7 @@ pub async fn detail(db: &Db, identity_id: i64) -> Result<IdentityDetail> {
 
 /// Current grants, for `attest grants` and exports. `limit` of None lists all.
 pub async fn grants(db: &Db, by_risk: bool, limit: Option<i64>) -> Result<Vec<GrantRow>> {
-    let order = if by_risk { "g.risk_score desc, g.access_grant_id" } else { "i.display_name, a.name, e.name" };
+    let order = if by_risk { "g.risk_score desc, g.access_grant_id desc" } else { "i.display_name, a.name, e.name" };
     let mut sql = Sql::new(&format!("select {GRANT_COLUMNS} where g.ended_at is null order by {order}"));
     if let Some(limit) = limit {
         sql.push(" limit ").bind(limit);
@@ -192,8 +192,6 @@ pub async fn grants(db: &Db, by_risk: bool, limit: Option<i64>) -> Result<Vec<Gr
     rows.iter().map(grant_row).collect()
 }
 
-/// Current grants matching a query, a page at a time, with the total. `Ok(Err(_))` is a
-/// query the user got wrong, with the column of the mistake.
 /// The grants among `grant_ids` kept by an exception that has not expired, each with who
 /// approved it, until when, in which campaign and why.
 pub async fn active_exceptions(db: &Db, grant_ids: &[i64]) -> Result<Vec<(i64, String)>> {
@@ -223,40 +221,59 @@ pub async fn active_exceptions(db: &Db, grant_ids: &[i64]) -> Result<Vec<(i64, S
     Ok(found)
 }
 
+/// The grants, their identities, entitlements and applications, for a query's condition.
+pub const FROM_GRANTS: &str = "from access_grant g join identity i on i.identity_id = g.identity_id \
+    join entitlement e on e.entitlement_id = g.entitlement_id join application a on a.application_id = e.application_id";
+
+/// ` where g.ended_at is null and (…)` for a query over [`FROM_GRANTS`], numbered from `$1`,
+/// or the user's mistake with its column.
+pub fn grant_condition(query: &str) -> std::result::Result<Sql, crate::query::QueryError> {
+    let mut condition = Sql::new(" where g.ended_at is null");
+    if let Some(expr) = crate::query::parse(query)? {
+        condition.push(" and (");
+        crate::query::compile::compile(&expr, now(), &mut condition)?;
+        condition.push(")");
+    }
+    Ok(condition)
+}
+
+/// Current grants matching a query, a page at a time. `Ok(Err(_))` is a query the user got
+/// wrong, with the column of the mistake. Ties in risk go newest grant first, so that the
+/// risk index is read in order.
 pub async fn query_grants(
     db: &Db,
     query: &str,
     by_risk: bool,
     limit: i64,
     offset: i64,
-) -> Result<Result<(Vec<GrantRow>, i64), crate::query::QueryError>> {
-    let expr = match crate::query::parse(query) {
-        Ok(expr) => expr,
+) -> Result<std::result::Result<Vec<GrantRow>, crate::query::QueryError>> {
+    let condition = match grant_condition(query) {
+        Ok(c) => c,
         Err(e) => return Ok(Err(e)),
     };
-    let mut condition = Sql::new(" where g.ended_at is null");
-    if let Some(expr) = expr {
-        condition.push(" and ");
-        if let Err(e) = crate::query::compile::compile(&expr, now(), &mut condition) {
-            return Ok(Err(e));
-        }
-    }
-    let mut count = Sql::new(
-        "select count(*) from access_grant g join identity i on i.identity_id = g.identity_id \
-         join entitlement e on e.entitlement_id = g.entitlement_id join application a on a.application_id = e.application_id",
-    );
-    count.append(&condition);
-    let total: i64 = count.query_scalar()?.fetch_one(&db.pool).await?;
     let mut sql = Sql::new(&format!("select {GRANT_COLUMNS}"));
     sql.append(&condition);
     sql.push(if by_risk {
-        " order by g.risk_score desc, g.access_grant_id"
+        " order by g.risk_score desc, g.access_grant_id desc"
     } else {
         " order by i.display_name, a.name, e.name, g.access_grant_id"
     });
     sql.push(" limit ").bind(limit).push(" offset ").bind(offset);
     let rows = sql.query()?.fetch_all(&db.pool).await?;
-    Ok(Ok((rows.iter().map(grant_row).collect::<Result<Vec<_>>>()?, total)))
+    Ok(Ok(rows.iter().map(grant_row).collect::<Result<Vec<_>>>()?))
+}
+
+/// How many current grants match a query, counted up to one past `cap`: a broad query over a
+/// million grants stops there instead of reading them all.
+pub async fn count_grants(db: &Db, query: &str, cap: i64) -> Result<std::result::Result<i64, crate::query::QueryError>> {
+    let condition = match grant_condition(query) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut sql = Sql::new(&format!("select count(*) from (select 1 {FROM_GRANTS}"));
+    sql.append(&condition);
+    sql.push(" limit ").bind(cap + 1).push(") matching");
+    Ok(Ok(sql.query_scalar()?.fetch_one(&db.pool).await?))
 }
 
 pub async fn applications(db: &Db) -> Result<Vec<ApplicationRow>> {
