@@ -43,8 +43,8 @@ test('an owner makes a reviewer group, launches a campaign for it, and a member 
     await owner.getByLabel('Name', { exact: true }).fill('Jira access by the Atlassian admins');
     await owner.getByLabel('Scope (a query over grants)').fill('app:Jira');
     await owner.getByText(/\d+ grants in scope/).waitFor();
-    await owner.getByLabel('Reviewers', { exact: true }).selectOption('group');
-    await owner.getByLabel('Reviewer group (for the group rule)').selectOption('Atlassian admins');
+    await owner.locator('select[name="draft[reviewer_rule]"]').selectOption('group');
+    await owner.locator('select[name="draft[reviewer_group]"]').selectOption('Atlassian admins');
     await owner.getByLabel(/^Fallback reviewer/).fill('demo.campaign.owner@example.com');
     await owner.getByLabel('Deadline', { exact: true }).fill(inDays(14));
     await owner.getByRole('button', { name: 'Save draft' }).click();
