@@ -40,6 +40,26 @@ on_both_databases! {
         assert_eq!(count("kind:service_account owner:none", 3).await, 1);
     }
 
+    async fn pages_of_the_riskiest_grants_follow_on_from_each_other(app: TestApp) {
+        app.import(&fixture("estate"), "hr").await.expect("imports");
+        for query in ["", "-kind:human", "privilege:admin"] {
+            let page = |limit: i64, offset: i64| {
+                let db = app.db.clone();
+                async move {
+                    let rows = app::identities::server::repo::query_grants(&db, query, true, limit, offset).await.expect("database").expect("parses");
+                    rows.into_iter().map(|g| (g.risk_score, g.access_grant_id)).collect::<Vec<_>>()
+                }
+            };
+            let all = page(100, 0).await;
+            assert!(all.windows(2).all(|w| w[0] >= w[1]), "riskiest first, newest first among equals: {all:?}");
+            let mut paged = Vec::new();
+            for offset in (0..all.len() as i64).step_by(2) {
+                paged.extend(page(2, offset).await);
+            }
+            assert_eq!(paged, all, "{query}");
+        }
+    }
+
     async fn injection_attempts_are_just_values_that_match_nothing(app: TestApp) {
         app.import(&fixture("estate"), "hr").await.expect("imports");
         for query in [r#"app:"x' or '1'='1""#, r#"name:"'; drop table access_grant; --""#, r#"entitlement:"%""#, "name:_"] {

@@ -63,8 +63,9 @@ pub fn GrantsPage() -> impl IntoView {
                         // The last page: the total is known without counting.
                         format!("{}–{} of {}", thousands(first), thousands(first + shown - 1), thousands(first + shown - 1))
                     };
-                    // When more pages follow, the total is counted after the page is shown.
-                    let total = page.more.then(|| {
+                    // When more pages follow, the browser asks for the total once the page is
+                    // shown; the server does not wait for it.
+                    let total = (page.more && cfg!(feature = "hydrate")).then(|| {
                         let current = current.clone();
                         LocalResource::new(move || count_grants(current.clone()))
                     });
