@@ -265,12 +265,17 @@ pub async fn query_grants(
     // planner would rather collect every grant of, say, all API keys and sort them.
     let candidates = offset.saturating_add(limit).saturating_mul(40).max(2_000);
     if by_risk && candidates <= 50_000 {
+        // SQLite joins in the order written after a `cross join`, as the probe needs.
+        let join = match db.backend {
+            crate::db::Backend::Sqlite => "cross join",
+            crate::db::Backend::Postgres => "join",
+        };
         let probe = page(&format!(
             "from (select access_grant_id from access_grant where ended_at is null \
              order by risk_score desc, access_grant_id desc limit {candidates}) riskiest \
-             join access_grant g on g.access_grant_id = riskiest.access_grant_id \
-             join identity i on i.identity_id = g.identity_id join entitlement e on e.entitlement_id = g.entitlement_id \
-             join application a on a.application_id = e.application_id"
+             {join} access_grant g on g.access_grant_id = riskiest.access_grant_id \
+             {join} identity i on i.identity_id = g.identity_id {join} entitlement e on e.entitlement_id = g.entitlement_id \
+             {join} application a on a.application_id = e.application_id"
         ));
         let rows = probe.query()?.fetch_all(&db.pool).await?;
         if rows.len() as i64 == limit {
