@@ -107,9 +107,25 @@ pub async fn recent_runs(db: &Db, limit: i64) -> Result<Vec<crate::imports::Impo
         .collect()
 }
 
-/// Applies `snapshot` as the new state of its source. `actor` names who ran the import.
+/// Applies `snapshot` as the new state of its source, then scores the estate again and checks
+/// open remediation against it. `actor` names who ran the import.
 #[tracing::instrument(skip_all, fields(source = %snapshot.source, identities = snapshot.identities.len(), grants = snapshot.grants.len()))]
 pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Progress) -> Result<ImportSummary> {
+    // The write's working maps are gone before scoring builds its own.
+    let (mut summary, source_id) = write(db, snapshot, actor, progress).await?;
+    progress.phase("scoring risk", None);
+    let clock = std::time::Instant::now();
+    summary.grants_scored = crate::scoring::server::repo::rescore(db).await?;
+    summary.scoring_ms = clock.elapsed().as_millis() as u64;
+    let checked = crate::evidence::server::remediation::check_source(db, source_id, actor, now()).await?;
+    summary.remediation_verified = checked.verified;
+    summary.remediation_failed = checked.failed;
+    progress.finish();
+    Ok(summary)
+}
+
+/// Writes `snapshot` in one transaction; returns the summary so far and the source's id.
+async fn write(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Progress) -> Result<(ImportSummary, i64)> {
     let started = now();
     let clock = std::time::Instant::now();
     let mut summary = ImportSummary { source: snapshot.source.clone(), warnings: snapshot.warnings.clone(), ..Default::default() };
@@ -391,15 +407,7 @@ pub async fn apply(db: &Db, snapshot: &Snapshot, actor: &str, progress: &dyn Pro
     .await?;
     tx.commit().await?;
     summary.apply_ms = clock.elapsed().as_millis() as u64;
-    progress.phase("scoring risk", None);
-    let clock = std::time::Instant::now();
-    summary.grants_scored = crate::scoring::server::repo::rescore(db).await?;
-    summary.scoring_ms = clock.elapsed().as_millis() as u64;
-    let checked = crate::evidence::server::remediation::check_source(db, source_id, actor, now()).await?;
-    summary.remediation_verified = checked.verified;
-    summary.remediation_failed = checked.failed;
-    progress.finish();
-    Ok(summary)
+    Ok((summary, source_id))
 }
 
 /// The source's entitlements by application and name: (id, privilege, inferred).
