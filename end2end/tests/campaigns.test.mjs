@@ -1,29 +1,14 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, screenshotOnFailure, startServer, signInAs } from './harness.mjs';
+import { demoServerAndBrowser, inDays, screenshotOnFailure, signInAs } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
-function inDays(days) {
-  return new Date(Date.now() + days * 86400000).toISOString().slice(0, 10);
-}
+const shared = demoServerAndBrowser();
 
 test('an owner launches a campaign, a reviewer decides the riskiest items by keyboard, and the owner closes it with the revocation listed', async () => {
-  const owner = await signInAs(browser, server.url, 'Campaign Owner');
-  const reviewer = await signInAs(browser, server.url, 'Reviewer');
+  const owner = await signInAs(shared.browser, shared.server.url, 'Campaign Owner');
+  const reviewer = await signInAs(shared.browser, shared.server.url, 'Reviewer');
   await screenshotOnFailure(owner, 'campaign-owner', async () => {
-    await owner.goto(`${server.url}/campaigns/new`);
+    await owner.goto(`${shared.server.url}/campaigns/new`);
     await owner.waitForLoadState('networkidle');
     await owner.getByLabel('Name', { exact: true }).fill('GitHub access review');
     await owner.getByLabel('Scope (a query over grants)').fill('app:GitHub');
@@ -41,7 +26,7 @@ test('an owner launches a campaign, a reviewer decides the riskiest items by key
   await screenshotOnFailure(reviewer, 'campaign-reviewer', async () => {
     await reviewer.getByRole('link', { name: 'My reviews' }).click();
     await reviewer.waitForURL(/\/reviews$/);
-    await reviewer.goto(`${server.url}/reviews?q=GitHub`);
+    await reviewer.goto(`${shared.server.url}/reviews?q=GitHub`);
     await reviewer.waitForLoadState('networkidle');
     const rows = reviewer.locator('table.reviews tr.item');
     await rows.first().waitFor();
@@ -69,7 +54,7 @@ test('an owner launches a campaign, a reviewer decides the riskiest items by key
     await reviewer.keyboard.press('e');
     await progress.filter({ hasText: `${decidedBefore + 3} decided` }).waitFor();
 
-    await reviewer.goto(`${server.url}/reviews?q=GitHub&decided=1`);
+    await reviewer.goto(`${shared.server.url}/reviews?q=GitHub&decided=1`);
     await reviewer.getByText('revoke by Demo Reviewer').first().waitFor();
     await reviewer.getByText(/exception until \d{4}-\d\d-\d\d by Demo Reviewer/).first().waitFor();
   });

@@ -1,27 +1,16 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { attest, launchBrowser, screenshotOnFailure, startServer, signInAs } from './harness.mjs';
+import { attest, demoServerAndBrowser, screenshotOnFailure, signInAs } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const shared = demoServerAndBrowser();
 
 test('an auditor exports the closed demo campaign, downloads the CSV and the printable report, and the export verifies', async () => {
-  const auditor = await signInAs(browser, server.url, 'Auditor');
+  const auditor = await signInAs(shared.browser, shared.server.url, 'Auditor');
   const saved = mkdtempSync(join(tmpdir(), 'attest-evidence-'));
   await screenshotOnFailure(auditor, 'evidence-auditor', async () => {
     // The closed demo campaign shows its remediation: verified, failed and open tasks.
@@ -51,15 +40,15 @@ test('an auditor exports the closed demo campaign, downloads the CSV and the pri
     await report.emulateMedia({ media: 'print' });
     const pdf = await report.pdf();
     assert.equal(pdf.subarray(0, 4).toString(), '%PDF', 'the report prints to PDF');
-    const response = await auditor.request.get(`${server.url}/evidence/${await row.getAttribute('data-export')}/report.html`);
+    const response = await auditor.request.get(`${shared.server.url}/evidence/${await row.getAttribute('data-export')}/report.html`);
     writeFileSync(join(saved, 'report.html'), await response.body());
   });
 
-  const verified = await attest(['verify', '--export', saved], server.env);
+  const verified = await attest(['verify', '--export', saved], shared.server.env);
   assert.match(verified, /verified: 3 files and \d+ log entries match the manifest and this server's log/);
   const csvPath = join(saved, 'decisions.csv');
   writeFileSync(csvPath, readFileSync(csvPath, 'utf8').replace('verified', 'verifiee'));
-  await assert.rejects(attest(['verify', '--export', saved, '--offline'], server.env), /decisions\.csv: changed/);
+  await assert.rejects(attest(['verify', '--export', saved, '--offline'], shared.server.env), /decisions\.csv: changed/);
 });
 
 test('an admin adds a webhook, sees its secret once, and a signed test event reaches the receiver', async () => {
@@ -74,7 +63,7 @@ test('an admin adds a webhook, sees its secret once, and a signed test event rea
   });
   await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${receiver.address().port}/hooks/attest`;
-  const admin = await signInAs(browser, server.url, 'Admin');
+  const admin = await signInAs(shared.browser, shared.server.url, 'Admin');
   try {
     await screenshotOnFailure(admin, 'webhook', async () => {
       await admin.getByRole('link', { name: 'Webhooks' }).click();

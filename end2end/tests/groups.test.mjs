@@ -1,27 +1,12 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, screenshotOnFailure, startServer, signInAs } from './harness.mjs';
+import { demoServerAndBrowser, inDays, screenshotOnFailure, signInAs } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
-function inDays(days) {
-  return new Date(Date.now() + days * 86400000).toISOString().slice(0, 10);
-}
+const shared = demoServerAndBrowser();
 
 test('an owner makes a reviewer group, launches a campaign for it, and a member decides one of its items', async () => {
-  const owner = await signInAs(browser, server.url, 'Campaign Owner');
-  const reviewer = await signInAs(browser, server.url, 'Reviewer');
+  const owner = await signInAs(shared.browser, shared.server.url, 'Campaign Owner');
+  const reviewer = await signInAs(shared.browser, shared.server.url, 'Reviewer');
   await screenshotOnFailure(owner, 'groups-owner', async () => {
     await owner.getByRole('link', { name: 'Groups' }).click();
     await owner.waitForURL(/\/admin\/groups$/);
@@ -38,7 +23,7 @@ test('an owner makes a reviewer group, launches a campaign for it, and a member 
     const history = owner.locator('table.history tr').filter({ hasText: 'Atlassian admins' }).filter({ hasText: 'demo.reviewer@example.com' });
     await history.getByText('Demo Campaign Owner').waitFor();
 
-    await owner.goto(`${server.url}/campaigns/new`);
+    await owner.goto(`${shared.server.url}/campaigns/new`);
     await owner.waitForLoadState('networkidle');
     await owner.getByLabel('Name', { exact: true }).fill('Jira access by the Atlassian admins');
     await owner.getByLabel('Scope (a query over grants)').fill('app:Jira');
@@ -55,7 +40,7 @@ test('an owner makes a reviewer group, launches a campaign for it, and a member 
   });
 
   await screenshotOnFailure(reviewer, 'groups-reviewer', async () => {
-    await reviewer.goto(`${server.url}/reviews?q=Jira`);
+    await reviewer.goto(`${shared.server.url}/reviews?q=Jira`);
     await reviewer.waitForLoadState('networkidle');
     const rows = reviewer.locator('table.reviews tr.item').filter({ hasText: 'group Atlassian admins' });
     await rows.first().waitFor();
@@ -65,7 +50,7 @@ test('an owner makes a reviewer group, launches a campaign for it, and a member 
     await first.locator('input.justification').fill('administers the release project');
     await first.getByRole('button', { name: 'Approve' }).click();
     await progress.filter({ hasText: `${decidedBefore + 1} decided` }).waitFor();
-    await reviewer.goto(`${server.url}/reviews?q=Jira&decided=1`);
+    await reviewer.goto(`${shared.server.url}/reviews?q=Jira&decided=1`);
     await reviewer.getByText('approve by Demo Reviewer').first().waitFor();
   });
   await owner.context().close();

@@ -1,5 +1,6 @@
 // Starts the release binary on a fresh SQLite database and drives Debian's Chromium.
 import { spawn } from 'node:child_process';
+import { after, before } from 'node:test';
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -119,4 +120,24 @@ export async function signInAs(browser, url, persona) {
   await page.getByRole('button', { name: `Sign in as Demo ${persona} (demo)` }).click();
   await page.waitForURL(`${url}/`);
   return page;
+}
+
+// The demo server and a browser for the tests of one file: started before them, stopped after.
+// Read them as `shared.server` and `shared.browser` once the tests run.
+export function demoServerAndBrowser() {
+  const shared = {};
+  before(async () => {
+    shared.server = await startServer();
+    shared.browser = await launchBrowser();
+  });
+  after(async () => {
+    await shared.browser?.close();
+    await shared.server?.stop();
+  });
+  return shared;
+}
+
+// The date `days` from today, as a date field takes it.
+export function inDays(days) {
+  return new Date(Date.now() + days * 86400000).toISOString().slice(0, 10);
 }

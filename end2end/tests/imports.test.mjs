@@ -1,26 +1,15 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchBrowser, screenshotOnFailure, startServer, signInAs } from './harness.mjs';
+import { demoServerAndBrowser, screenshotOnFailure, signInAs } from './harness.mjs';
 
 const samples = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'server', 'tests', 'fixtures', 'samples');
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const shared = demoServerAndBrowser();
 
 test('an admin uploads an Entra export on the Imports page and its people appear in the inventory', async () => {
-  const admin = await signInAs(browser, server.url, 'Admin');
+  const admin = await signInAs(shared.browser, shared.server.url, 'Admin');
   await screenshotOnFailure(admin, 'imports-upload', async () => {
     await admin.getByRole('link', { name: 'Imports' }).click();
     await admin.waitForURL(/\/admin\/imports$/);
@@ -43,7 +32,7 @@ test('an admin uploads an Entra export on the Imports page and its people appear
     await admin.getByTestId('import-refused').waitFor();
     assert.match(await admin.getByTestId('import-refused').innerText(), /graph-docs_v1\.0_serviceprincipal-list\.json/);
 
-    await admin.goto(`${server.url}/identities?q=Adele`);
+    await admin.goto(`${shared.server.url}/identities?q=Adele`);
     await admin.getByRole('link', { name: 'Adele Vance' }).first().waitFor();
   });
   await admin.context().close();

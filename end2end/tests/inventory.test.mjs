@@ -1,24 +1,13 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, screenshotOnFailure, signIn, startServer } from './harness.mjs';
+import { demoServerAndBrowser, screenshotOnFailure, signIn } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const shared = demoServerAndBrowser();
 
 test('a reviewer finds service accounts without an owner and opens one to see its grants', async () => {
-  const page = await browser.newPage();
+  const page = await shared.browser.newPage();
   await screenshotOnFailure(page, 'orphaned-service-accounts', async () => {
-    await signIn(page, server.url);
+    await signIn(page, shared.server.url);
     await assert.doesNotReject(page.getByRole('status').filter({ hasText: 'Demo mode' }).waitFor());
 
     await page.getByRole('link', { name: 'Identities', exact: true }).click();
@@ -51,12 +40,12 @@ test('a reviewer finds service accounts without an owner and opens one to see it
 });
 
 test('the identities page reads fine without JavaScript', async () => {
-  const context = await browser.newContext({ javaScriptEnabled: false });
+  const context = await shared.browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
   await screenshotOnFailure(page, 'no-javascript', async () => {
-    await page.goto(`${server.url}/sign-in`);
+    await page.goto(`${shared.server.url}/sign-in`);
     await page.getByRole('button', { name: /Sign in as Demo Admin/ }).click();
-    await page.goto(`${server.url}/identities?kind=human&status=terminated`);
+    await page.goto(`${shared.server.url}/identities?kind=human&status=terminated`);
     const rows = page.locator('table.identities tbody tr');
     assert.ok((await rows.count()) > 0, 'terminated people are listed');
     const statuses = await rows.locator('td:nth-child(3)').allInnerTexts();
@@ -70,19 +59,19 @@ test('the identities page reads fine without JavaScript', async () => {
 });
 
 test('without a session every page sends the visitor to the sign-in page', async () => {
-  const context = await browser.newContext();
+  const context = await shared.browser.newContext();
   const page = await context.newPage();
   for (const path of ['/', '/identities', '/applications', '/identities/1']) {
-    await page.goto(`${server.url}${path}`);
+    await page.goto(`${shared.server.url}${path}`);
     assert.match(page.url(), /\/sign-in$/, path);
   }
   await context.close();
 });
 
 test('a reviewer queries the riskiest orphaned service accounts and reads why they are risky', async () => {
-  const page = await browser.newPage();
+  const page = await shared.browser.newPage();
   await screenshotOnFailure(page, 'grants-query', async () => {
-    await signIn(page, server.url);
+    await signIn(page, shared.server.url);
     await page.getByRole('link', { name: 'Grants', exact: true }).click();
     await page.waitForURL(/\/grants$/);
     // Every grant: the first page at once, the total counted after it.

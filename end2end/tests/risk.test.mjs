@@ -1,22 +1,11 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, screenshotOnFailure, startServer, signInAs } from './harness.mjs';
+import { demoServerAndBrowser, screenshotOnFailure, signInAs } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const shared = demoServerAndBrowser();
 
 test('an admin changes a weight and adds a separation-of-duties rule, and the scores and the record follow', async () => {
-  const admin = await signInAs(browser, server.url, 'Admin');
+  const admin = await signInAs(shared.browser, shared.server.url, 'Admin');
   await screenshotOnFailure(admin, 'risk-settings', async () => {
     await admin.getByRole('link', { name: 'Risk settings' }).click();
     await admin.waitForURL(/\/admin\/risk$/);

@@ -1,7 +1,6 @@
 //! The decision log: append-only, each entry carrying the SHA-256 of the one before, so an
 //! edited, deleted or reordered entry shows.
 
-use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
@@ -164,33 +163,70 @@ pub fn entry_from(row: &sqlx::any::AnyRow) -> Result<(Entry, String)> {
 /// The columns [`entry_from`] reads, in its order.
 pub const ENTRY_COLUMNS: &str = "seq, campaign_id, item_id, stage, action, justification, exception_until, reassigned_to, bulk, approver, approver_subject, at, prev_hash, hash";
 
-/// Recomputes the whole chain, streaming it: every entry's hash, every link, no gap in the
-/// sequence, and the head pointing at the last entry. Names the first bad entry.
+/// One entry as read for verifying, in the order of [`ENTRY_COLUMNS`], with its stored hash.
+#[derive(serde::Deserialize)]
+struct EntryIn(
+    i64,
+    i64,
+    Option<i64>,
+    i64,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    String,
+);
+
+/// Recomputes the whole chain, a page of entries at a time: every entry's hash, every link, no
+/// gap in the sequence, and the head pointing at the last entry. Names the first bad entry.
 pub async fn verify(db: &Db) -> Result<ChainCheck> {
-    let sql = format!("select {ENTRY_COLUMNS} from decision_log order by seq");
-    let mut rows = sqlx::query(&sql).fetch(&db.pool);
+    let columns: Vec<&str> = ENTRY_COLUMNS.split(", ").collect();
+    let mut pages = crate::db::JsonPages::new(db.backend, &columns, "seq", "from decision_log where 1 = 1", 10_000);
     let mut expected_seq = 1;
     let mut prev = GENESIS.to_string();
-    while let Some(row) = rows.try_next().await? {
-        let (entry, stored) = entry_from(&row)?;
-        if entry.seq != expected_seq {
-            let reason =
-                if entry.seq > expected_seq { format!("entry {expected_seq} is missing") } else { "entries are out of order".to_string() };
-            return Ok(ChainCheck::Broken { seq: expected_seq, reason });
+    while let Some(page) = pages.next::<EntryIn>(db).await? {
+        for EntryIn(seq, campaign_id, item_id, stage, action, justification, exception_until, reassigned_to, bulk, approver, approver_subject, at, prev_hash, stored) in page {
+            let entry = Entry {
+                seq,
+                campaign_id,
+                item_id,
+                stage,
+                action,
+                justification,
+                exception_until,
+                reassigned_to,
+                bulk: bulk != 0,
+                approver,
+                approver_subject,
+                at,
+                prev_hash,
+            };
+            if entry.seq != expected_seq {
+                let reason = if entry.seq > expected_seq {
+                    format!("entry {expected_seq} is missing")
+                } else {
+                    "entries are out of order".to_string()
+                };
+                return Ok(ChainCheck::Broken { seq: expected_seq, reason });
+            }
+            if entry.prev_hash != prev {
+                return Ok(ChainCheck::Broken {
+                    seq: entry.seq,
+                    reason: "it does not point to the entry before it (removed or reordered)".into(),
+                });
+            }
+            if entry.hash() != stored {
+                return Ok(ChainCheck::Broken { seq: entry.seq, reason: "its content does not match its hash (edited)".into() });
+            }
+            prev = stored;
+            expected_seq += 1;
         }
-        if entry.prev_hash != prev {
-            return Ok(ChainCheck::Broken {
-                seq: entry.seq,
-                reason: "it does not point to the entry before it (removed or reordered)".into(),
-            });
-        }
-        if entry.hash() != stored {
-            return Ok(ChainCheck::Broken { seq: entry.seq, reason: "its content does not match its hash (edited)".into() });
-        }
-        prev = stored;
-        expected_seq += 1;
     }
-    drop(rows);
     let head = sqlx::query("select seq, hash from decision_log_head where id = 1").fetch_one(&db.pool).await?;
     let (head_seq, head_hash): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
     if head_seq != expected_seq - 1 || head_hash != prev {
