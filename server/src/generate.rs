@@ -7,10 +7,10 @@ use std::path::Path;
 
 use app::db::Db;
 use app::identities::{Criticality, IdentityKind, IdentityStatus, Privilege};
-use app::scoring::NewSodRule;
 use app::imports::ImportSummary;
 use app::imports::server::model::{ApplicationRecord, EntitlementRecord, GrantRecord, IdentityRecord, Snapshot};
 use app::imports::server::{Quiet, apply};
+use app::scoring::NewSodRule;
 use app::time_fmt::DAY;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -549,6 +549,7 @@ pub async fn seed_demo(db: &Db, seed: u64, identities: usize) -> Result<ImportSu
     if app::campaigns::server::repo::list(db).await?.is_empty() {
         seed_demo_closed_campaign(db, &mut snapshot).await?;
         seed_demo_campaign(db).await?;
+        seed_demo_group(db).await?;
     }
     Ok(summary)
 }
@@ -649,6 +650,22 @@ async fn seed_demo_closed_campaign(db: &Db, snapshot: &mut app::imports::server:
         }
         apply::apply(db, snapshot, "demo seed", &Quiet).await?;
     }
+    Ok(())
+}
+
+/// A reviewer group with the demo reviewer in it, ready for a campaign with the group rule.
+async fn seed_demo_group(db: &Db) -> Result<(), crate::cli::AnyError> {
+    use app::groups::server::repo as groups;
+    let owner = demo_person(db, app::session::Role::CampaignOwner).await?;
+    let id = groups::create(
+        db,
+        "Platform team (demo)",
+        "They run the Kubernetes and AWS platforms and know which service accounts still run.",
+        &owner,
+    )
+    .await?
+    .map_err(|e| format!("the demo group: {e}"))?;
+    groups::add_member(db, id, DEMO_PEOPLE[0].1, &owner).await?.map_err(|e| format!("the demo group: {e}"))?;
     Ok(())
 }
 

@@ -160,6 +160,7 @@ on_both_databases! {
         assert_eq!(kinds, 8);
         assert!(app.count("select count(*) from identity where kind <> 'human' and owner is null").await > 20, "orphaned machine identities");
         assert!(app.count("select count(*) from identity where status = 'terminated'").await > 0);
+        assert_eq!(app.count("select count(*) from reviewer_group_member").await, 1, "a reviewer group with the demo reviewer in it");
         // Seeding again refreshes, it does not duplicate.
         let again = server::generate::seed_demo(&app.db, 42, 400).await.expect("seeds again");
         assert_eq!(again.identities_added, 0);

@@ -31,7 +31,8 @@ pub async fn admin_save_risk_settings(settings: Settings) -> Result<String, AppE
     settings.check().map_err(AppError::Validation)?;
     let state = crate::state::app_state()?;
     let subject = admin.subject.clone();
-    let Some(summary) = crate::scoring::server::settings::save(&state.db, &settings, &admin.display_name, &subject, crate::db::now()).await?
+    let Some(summary) =
+        crate::scoring::server::settings::save(&state.db, &settings, &admin.display_name, &subject, crate::db::now()).await?
     else {
         return Ok("Nothing changed.".into());
     };
@@ -47,7 +48,8 @@ pub async fn admin_add_sod_rule(rule: NewSodRule) -> Result<String, AppError> {
     let rule = rule.checked().map_err(AppError::Validation)?;
     let state = crate::state::app_state()?;
     let mut conn = state.db.pool.acquire().await.map_err(crate::db::DbError::from)?;
-    crate::scoring::server::settings::add_rules(&mut conn, std::slice::from_ref(&rule), None, &admin.display_name, crate::db::now()).await?;
+    crate::scoring::server::settings::add_rules(&mut conn, std::slice::from_ref(&rule), None, &admin.display_name, crate::db::now())
+        .await?;
     drop(conn);
     tracing::info!(user = %admin.display_name, a = %rule.entitlement_a, b = %rule.entitlement_b, "separation-of-duties rule added");
     let scored = crate::scoring::server::repo::rescore(&state.db).await?;

@@ -143,16 +143,22 @@ fn RiskSettingsView(
     remove: ServerAction<AdminRemoveSodRule>,
 ) -> impl IntoView {
     let defaults = Settings::default();
-    let fields = page.settings.fields().into_iter().zip(defaults.fields()).map(|(f, d)| {
-        let name = format!("settings[{}]", f.key);
-        view! {
-            <label class="setting">
-                <span>{f.label}</span>
-                <input type="number" name=name value=f.value min=f.min max=f.max required />
-                <small class="muted">{format!("default {}", d.value)}</small>
-            </label>
-        }
-    }).collect_view();
+    let fields = page
+        .settings
+        .fields()
+        .into_iter()
+        .zip(defaults.fields())
+        .map(|(f, d)| {
+            let name = format!("settings[{}]", f.key);
+            view! {
+                <label class="setting">
+                    <span>{f.label}</span>
+                    <input type="number" name=name value=f.value min=f.min max=f.max required />
+                    <small class="muted">{format!("default {}", d.value)}</small>
+                </label>
+            }
+        })
+        .collect_view();
     let now = page.now;
     view! {
         <h2>"Thresholds and points"</h2>

@@ -165,22 +165,7 @@ pub const ENTRY_COLUMNS: &str = "seq, campaign_id, item_id, stage, action, justi
 
 /// One entry as read for verifying, in the order of [`ENTRY_COLUMNS`], with its stored hash.
 #[derive(serde::Deserialize)]
-struct EntryIn(
-    i64,
-    i64,
-    Option<i64>,
-    i64,
-    String,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-    i64,
-    String,
-    String,
-    i64,
-    String,
-    String,
-);
+struct EntryIn(i64, i64, Option<i64>, i64, String, Option<String>, Option<i64>, Option<i64>, i64, String, String, i64, String, String);
 
 /// Recomputes the whole chain, a page of entries at a time: every entry's hash, every link, no
 /// gap in the sequence, and the head pointing at the last entry. Names the first bad entry.
@@ -190,7 +175,23 @@ pub async fn verify(db: &Db) -> Result<ChainCheck> {
     let mut expected_seq = 1;
     let mut prev = GENESIS.to_string();
     while let Some(page) = pages.next::<EntryIn>(db).await? {
-        for EntryIn(seq, campaign_id, item_id, stage, action, justification, exception_until, reassigned_to, bulk, approver, approver_subject, at, prev_hash, stored) in page {
+        for EntryIn(
+            seq,
+            campaign_id,
+            item_id,
+            stage,
+            action,
+            justification,
+            exception_until,
+            reassigned_to,
+            bulk,
+            approver,
+            approver_subject,
+            at,
+            prev_hash,
+            stored,
+        ) in page
+        {
             let entry = Entry {
                 seq,
                 campaign_id,

@@ -598,7 +598,9 @@ pub async fn queue(db: &Db, user: &CurrentUser, filter: &QueueFilter, limit: i64
     // Per running campaign stage, so that each count is one range of an index, and capped: a
     // fallback reviewer or a group may hold a million items.
     let (mut open, mut decided, mut more) = (0, 0, false);
-    for campaign in sqlx::query("select campaign_id, stage, reviewer_group_id from campaign where status = 'active'").fetch_all(&db.pool).await? {
+    for campaign in
+        sqlx::query("select campaign_id, stage, reviewer_group_id from campaign where status = 'active'").fetch_all(&db.pool).await?
+    {
         let (campaign_id, stage): (i64, i64) = (campaign.try_get("campaign_id")?, campaign.try_get("stage")?);
         let group: Option<i64> = campaign.try_get("reviewer_group_id")?;
         let parts = std::iter::once(Whose::Person(me)).chain(group.filter(|g| groups.contains(g)).map(Whose::Group));

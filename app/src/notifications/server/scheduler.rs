@@ -193,9 +193,9 @@ pub async fn launch_notices(conn: &mut AnyConnection, campaign_id: i64, now: i64
     let campaign = sqlx::query(
         "select name, deadline_at, high_risk, created_by, created_by_user_id, reviewer_group_id from campaign where campaign_id = $1",
     )
-        .bind(campaign_id)
-        .fetch_one(&mut *conn)
-        .await?;
+    .bind(campaign_id)
+    .fetch_one(&mut *conn)
+    .await?;
     let name: String = campaign.try_get("name")?;
     let deadline_at: i64 = campaign.try_get("deadline_at")?;
     let owner_name: String = campaign.try_get("created_by")?;
@@ -213,7 +213,10 @@ pub async fn launch_notices(conn: &mut AnyConnection, campaign_id: i64, now: i64
     .fetch_all(&mut *conn)
     .await?;
     for row in &rows {
-        reviewers.insert(row.try_get("identity_id")?, (row.try_get("display_name")?, row.try_get("email")?, row.try_get("items")?, row.try_get("high")?, 0));
+        reviewers.insert(
+            row.try_get("identity_id")?,
+            (row.try_get("display_name")?, row.try_get("email")?, row.try_get("items")?, row.try_get("high")?, 0),
+        );
     }
     // A group's members one by one, each counting the group's items but their own access: a
     // single join of members to a million items lets the planner start from the wrong side.

@@ -114,7 +114,9 @@ async fn identities(db: &Db, departments: &mut Departments) -> Result<HashMap<i6
         PAGE,
     );
     while let Some(page) = pages.next::<IdentityIn>(db).await? {
-        for IdentityIn(id, kind, status, has_owner, owner_status, department, last_active_at, rotated, expires_at, stored_risk, ended) in page {
+        for IdentityIn(id, kind, status, has_owner, owner_status, department, last_active_at, rotated, expires_at, stored_risk, ended) in
+            page
+        {
             found.insert(
                 id,
                 Identity {
@@ -332,9 +334,7 @@ async fn insert_scratch(tx: &mut sqlx::Transaction<'_, sqlx::Any>, backend: Back
 async fn update_identity_risk(tx: &mut sqlx::Transaction<'_, sqlx::Any>, backend: Backend, rows: &[[i64; 2]]) -> Result<()> {
     let json = serde_json::to_string(rows).map_err(|e| crate::db::DbError::Sqlx(sqlx::Error::Encode(e.into())))?;
     let text = match backend {
-        Backend::Sqlite => {
-            "update identity set risk_score = j.value ->> 1 from json_each($1) j where identity.identity_id = j.value ->> 0"
-        }
+        Backend::Sqlite => "update identity set risk_score = j.value ->> 1 from json_each($1) j where identity.identity_id = j.value ->> 0",
         Backend::Postgres => {
             "update identity set risk_score = (j.value ->> 1)::bigint from json_array_elements($1::json) j \
              where identity.identity_id = (j.value ->> 0)::bigint"

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use crate::db::{Db, DbError, Result, decode_err};
-use crate::scoring::{NewSodRule, SettingsChange, Settings, SodRule};
+use crate::scoring::{NewSodRule, Settings, SettingsChange, SodRule};
 
 /// The settings in force: the latest recorded change, or the defaults.
 pub async fn current(db: &Db) -> Result<Settings> {
@@ -23,13 +23,18 @@ pub async fn current(db: &Db) -> Result<Settings> {
 
 /// Every change, newest first.
 pub async fn history(db: &Db) -> Result<Vec<SettingsChange>> {
-    let rows = sqlx::query(
-        "select summary, changed_by, changed_at from risk_settings_change order by risk_settings_change_id desc limit 100",
-    )
-    .fetch_all(&db.pool)
-    .await?;
+    let rows =
+        sqlx::query("select summary, changed_by, changed_at from risk_settings_change order by risk_settings_change_id desc limit 100")
+            .fetch_all(&db.pool)
+            .await?;
     rows.iter()
-        .map(|r| Ok(SettingsChange { summary: r.try_get("summary")?, changed_by: r.try_get("changed_by")?, changed_at: r.try_get("changed_at")? }))
+        .map(|r| {
+            Ok(SettingsChange {
+                summary: r.try_get("summary")?,
+                changed_by: r.try_get("changed_by")?,
+                changed_at: r.try_get("changed_at")?,
+            })
+        })
         .collect()
 }
 
@@ -93,7 +98,9 @@ pub async fn rules(db: &Db) -> Result<Vec<SodRule>> {
 async fn holders(db: &Db, rule: &ResolvedRule) -> Result<i64> {
     let a: Vec<i64> = rule.a.iter().map(|e| e.entitlement_id).collect();
     let b: Vec<i64> = rule.b.iter().map(|e| e.entitlement_id).collect();
-    let mut sql = crate::db::Sql::new("select count(distinct ga.identity_id) from access_grant ga where ga.ended_at is null and ga.entitlement_id in ");
+    let mut sql = crate::db::Sql::new(
+        "select count(distinct ga.identity_id) from access_grant ga where ga.ended_at is null and ga.entitlement_id in ",
+    );
     sql.push_in(&a);
     sql.push(" and exists (select 1 from access_grant gb where gb.identity_id = ga.identity_id and gb.ended_at is null and gb.entitlement_id in ");
     sql.push_in(&b);
@@ -139,7 +146,11 @@ pub async fn resolved_rules(db: &Db) -> Result<Vec<ResolvedRule>> {
         if found.last().is_none_or(|r| r.sod_rule_id != sod_rule_id) {
             found.push(ResolvedRule { sod_rule_id, reason: row.try_get("reason")?, a: Vec::new(), b: Vec::new() });
         }
-        let side = Side { entitlement_id: row.try_get("entitlement_id")?, application: row.try_get("application")?, entitlement: row.try_get("entitlement")? };
+        let side = Side {
+            entitlement_id: row.try_get("entitlement_id")?,
+            application: row.try_get("application")?,
+            entitlement: row.try_get("entitlement")?,
+        };
         let text_side: String = row.try_get("side")?;
         if let Some(rule) = found.last_mut() {
             if text_side == "a" { rule.a.push(side) } else { rule.b.push(side) }
@@ -157,8 +168,7 @@ pub fn conflicts(rules: &[ResolvedRule], grants: impl Iterator<Item = (i64, i64,
     if rules.is_empty() {
         return found;
     }
-    let named: std::collections::HashSet<i64> =
-        rules.iter().flat_map(|r| r.a.iter().chain(r.b.iter())).map(|s| s.entitlement_id).collect();
+    let named: std::collections::HashSet<i64> = rules.iter().flat_map(|r| r.a.iter().chain(r.b.iter())).map(|s| s.entitlement_id).collect();
     // Per identity, its grants of entitlements some rule names.
     let mut held: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
     for (grant, identity, entitlement) in grants {
