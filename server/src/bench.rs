@@ -154,14 +154,7 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
         "/identities?kind=human&status=active&department=Finance",
         "/identities?q=payments&page=2",
     ];
-    let mut timings = pages(&router, &token, &paths, args.requests).await?;
-    println!(
-        "  identities page (filtered)  p50 {:.1} ms  p95 {:.1} ms  max {:.1} ms over {} requests",
-        percentile(&mut timings, 0.5),
-        percentile(&mut timings, 0.95),
-        percentile(&mut timings, 1.0),
-        timings.len()
-    );
+    pages(&router, &token, "identities page (filtered) ", &paths, args.requests).await?;
     // The grants page: a query of two filters, riskiest first, the first page of 50.
     let paths = [
         "/grants?query=privilege%3Aadmin%20idle%3E30d",
@@ -169,21 +162,14 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
         "/grants?query=kind%3Aapi_key%20rotated%3E90d",
         "/grants?query=risk%3E%3D70%20-kind%3Ahuman",
     ];
-    let mut timings = pages(&router, &token, &paths, args.requests).await?;
-    println!(
-        "  grants query (two filters)  p50 {:.1} ms  p95 {:.1} ms  max {:.1} ms over {} requests",
-        percentile(&mut timings, 0.5),
-        percentile(&mut timings, 0.95),
-        percentile(&mut timings, 1.0),
-        timings.len()
-    );
+    pages(&router, &token, "grants query (two filters) ", &paths, args.requests).await?;
     println!("  ({grants} grants imported)");
     campaigns(&url, args.requests, &args.dir).await
 }
 
-/// Requests `paths` in turn, `requests` times after ten to warm up, and returns how long each
-/// full page took.
-async fn pages(router: &axum::Router, token: &str, paths: &[&str], requests: usize) -> Result<Vec<Duration>, AnyError> {
+/// Requests `paths` in turn, `requests` times after ten to warm up, and prints how long the
+/// full pages took under `label`.
+async fn pages(router: &axum::Router, token: &str, label: &str, paths: &[&str], requests: usize) -> Result<(), AnyError> {
     let mut timings = Vec::with_capacity(requests);
     for i in 0..requests + 10 {
         let path = paths[i % paths.len()];
@@ -199,7 +185,14 @@ async fn pages(router: &axum::Router, token: &str, paths: &[&str], requests: usi
             timings.push(started.elapsed());
         }
     }
-    Ok(timings)
+    println!(
+        "  {label} p50 {:.1} ms  p95 {:.1} ms  max {:.1} ms over {} requests",
+        percentile(&mut timings, 0.5),
+        percentile(&mut timings, 0.95),
+        percentile(&mut timings, 1.0),
+        timings.len()
+    );
+    Ok(())
 }
 
 /// The `q` quantile of `timings`, in milliseconds.
