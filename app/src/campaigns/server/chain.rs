@@ -167,6 +167,28 @@ pub const ENTRY_COLUMNS: &str = "seq, campaign_id, item_id, stage, action, justi
 #[derive(serde::Deserialize)]
 struct EntryIn(i64, i64, Option<i64>, i64, String, Option<String>, Option<i64>, Option<i64>, i64, String, String, i64, String, String);
 
+impl EntryIn {
+    /// The entry and its stored hash.
+    fn split(self) -> (Entry, String) {
+        let entry = Entry {
+            seq: self.0,
+            campaign_id: self.1,
+            item_id: self.2,
+            stage: self.3,
+            action: self.4,
+            justification: self.5,
+            exception_until: self.6,
+            reassigned_to: self.7,
+            bulk: self.8 != 0,
+            approver: self.9,
+            approver_subject: self.10,
+            at: self.11,
+            prev_hash: self.12,
+        };
+        (entry, self.13)
+    }
+}
+
 /// Recomputes the whole chain, a page of entries at a time: every entry's hash, every link, no
 /// gap in the sequence, and the head pointing at the last entry. Names the first bad entry.
 pub async fn verify(db: &Db) -> Result<ChainCheck> {
@@ -175,38 +197,8 @@ pub async fn verify(db: &Db) -> Result<ChainCheck> {
     let mut expected_seq = 1;
     let mut prev = GENESIS.to_string();
     while let Some(page) = pages.next::<EntryIn>(db).await? {
-        for EntryIn(
-            seq,
-            campaign_id,
-            item_id,
-            stage,
-            action,
-            justification,
-            exception_until,
-            reassigned_to,
-            bulk,
-            approver,
-            approver_subject,
-            at,
-            prev_hash,
-            stored,
-        ) in page
-        {
-            let entry = Entry {
-                seq,
-                campaign_id,
-                item_id,
-                stage,
-                action,
-                justification,
-                exception_until,
-                reassigned_to,
-                bulk: bulk != 0,
-                approver,
-                approver_subject,
-                at,
-                prev_hash,
-            };
+        for row in page {
+            let (entry, stored) = row.split();
             if entry.seq != expected_seq {
                 let reason = if entry.seq > expected_seq {
                     format!("entry {expected_seq} is missing")
