@@ -77,7 +77,7 @@ on_both_databases! {
     async fn every_change_to_a_remediation_task_is_posted_signed_to_the_webhook(app: TestApp) {
         let receiver = Receiver::start(&[]).await;
         let admin = person(&app, "root", &[Role::Admin]).await;
-        let (hook, secret) = webhooks::create(&app.db, &receiver.url, "tickets", &admin, "root", app::db::now()).await.expect("created");
+        let (hook, secret) = webhooks::create(&app.db, &receiver.url, "tickets", &admin, app::db::now()).await.expect("created");
         assert!(secret.starts_with("whsec_") && secret.len() > 40);
         assert_eq!(hook.url, receiver.url);
 
@@ -119,7 +119,7 @@ on_both_databases! {
     async fn a_receiver_that_fails_gets_the_same_delivery_again_and_after_five_attempts_it_shows_as_failed(app: TestApp) {
         let receiver = Receiver::start(&[500, 503]).await;
         let admin = person(&app, "root", &[Role::Admin]).await;
-        let (hook, _) = webhooks::create(&app.db, &receiver.url, "", &admin, "root", app::db::now()).await.expect("created");
+        let (hook, _) = webhooks::create(&app.db, &receiver.url, "", &admin, app::db::now()).await.expect("created");
         assert!(webhooks::ping(&app.db, hook.webhook_id, &admin, app::db::now()).await.expect("ping"));
         let (mailer, _dir) = worker();
         let mut now = app::db::now();
@@ -161,7 +161,7 @@ on_both_databases! {
     async fn a_disabled_webhook_receives_nothing_more(app: TestApp) {
         let receiver = Receiver::start(&[]).await;
         let admin = person(&app, "root", &[Role::Admin]).await;
-        let (hook, _) = webhooks::create(&app.db, &receiver.url, "old tickets", &admin, "root", app::db::now()).await.expect("created");
+        let (hook, _) = webhooks::create(&app.db, &receiver.url, "old tickets", &admin, app::db::now()).await.expect("created");
         reviewed_and_closed(&app).await;
         assert!(webhooks::disable(&app.db, hook.webhook_id, &admin, app::db::now()).await.expect("disable"));
         assert!(!webhooks::disable(&app.db, hook.webhook_id, &admin, app::db::now()).await.expect("disable"), "once");

@@ -53,10 +53,9 @@ pub async fn create_export(campaign: String, from: String, to: String) -> Result
     };
     let request = crate::evidence::ExportRequest { campaign_id, from: Some(from), to: Some(to) };
     let scope = export::scope_of(&state.db, &request).await?.map_err(AppError::Validation)?;
-    let subject = user.subject.clone();
     // Written under a temporary name, then moved to the export's number.
     let staging = state.exports_dir.join(format!(".staging-{}-{}", user.app_user_id, crate::db::now()));
-    let by = export::Taker { name: &user.display_name, subject: &subject };
+    let by = export::Taker { name: &user.display_name, subject: &user.subject };
     let record = match export::write(&state.db, &scope, &staging, &by, crate::db::now()).await {
         Ok(record) => record,
         Err(e) => {

@@ -123,8 +123,7 @@ pub async fn admin_create_webhook(url: String, description: String) -> Result<Ne
     let admin = crate::session::server::require(Permission::ManageAccess).await?;
     let url = webhooks::check_url(&url).map_err(AppError::Validation)?;
     let state = crate::state::app_state()?;
-    let subject = admin.subject.clone();
-    let (webhook, secret) = webhooks::create(&state.db, &url, &description, &admin, &subject, crate::db::now()).await?;
+    let (webhook, secret) = webhooks::create(&state.db, &url, &description, &admin, crate::db::now()).await?;
     tracing::info!(user = %admin.display_name, webhook = webhook.webhook_id, url = %webhook.url, "webhook added");
     Ok(NewWebhook { webhook, secret })
 }

@@ -30,9 +30,8 @@ pub async fn admin_save_risk_settings(settings: Settings) -> Result<String, AppE
     let admin = crate::session::server::require(crate::session::Permission::ConfigureRisk).await?;
     settings.check().map_err(AppError::Validation)?;
     let state = crate::state::app_state()?;
-    let subject = admin.subject.clone();
     let Some(summary) =
-        crate::scoring::server::settings::save(&state.db, &settings, &admin.display_name, &subject, crate::db::now()).await?
+        crate::scoring::server::settings::save(&state.db, &settings, &admin.display_name, &admin.subject, crate::db::now()).await?
     else {
         return Ok("Nothing changed.".into());
     };

@@ -129,7 +129,7 @@ pub async fn append(conn: &mut sqlx::AnyConnection, new: NewEntry<'_>) -> Result
 
 /// Appends `(…)` holding `entry` and its `hash` in the order of [`ENTRY_COLUMNS`], for an
 /// insert.
-pub fn push_row(sql: &mut Sql, entry: &Entry, hash: &str) {
+fn push_row(sql: &mut Sql, entry: &Entry, hash: &str) {
     sql.push("(").bind(entry.seq).push(", ").bind(entry.campaign_id).push(", ").bind(entry.item_id).push(", ").bind(entry.stage);
     sql.push(", ").bind(entry.action.as_str()).push(", ").bind(entry.justification.as_deref()).push(", ").bind(entry.exception_until);
     sql.push(", ").bind(entry.reassigned_to).push(", ").bind(i64::from(entry.bulk)).push(", ").bind(entry.approver.as_str());

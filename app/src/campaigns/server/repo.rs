@@ -182,7 +182,6 @@ pub async fn create(db: &Db, draft: &CampaignDraft, by: &CurrentUser) -> Outcome
     .fetch_one(&mut *tx)
     .await?;
     let campaign_id: i64 = row.try_get("campaign_id")?;
-    let subject = by.subject.clone();
     chain::append(
         &mut tx,
         NewEntry {
@@ -195,7 +194,7 @@ pub async fn create(db: &Db, draft: &CampaignDraft, by: &CurrentUser) -> Outcome
             reassigned_to: None,
             bulk: false,
             approver: &by.display_name,
-            approver_subject: &subject,
+            approver_subject: &by.subject,
             at: now(),
         },
     )
@@ -324,7 +323,6 @@ pub async fn launch(db: &Db, campaign_id: i64, by: &CurrentUser) -> Outcome<i64>
         .bind(campaign_id)
         .execute(&mut *tx)
         .await?;
-    let subject = by.subject.clone();
     let note = format!("{inserted} items in scope `{}`", campaign.scope_query);
     chain::append(
         &mut tx,
@@ -338,7 +336,7 @@ pub async fn launch(db: &Db, campaign_id: i64, by: &CurrentUser) -> Outcome<i64>
             reassigned_to: None,
             bulk: false,
             approver: &by.display_name,
-            approver_subject: &subject,
+            approver_subject: &by.subject,
             at,
         },
     )
@@ -730,7 +728,6 @@ async fn decide_in(tx: &mut sqlx::AnyConnection, db: &Db, user: &CurrentUser, re
         ));
     }
     let at = now();
-    let subject = user.subject.clone();
     let (action, update, until, reassigned_to): (String, Sql, Option<i64>, Option<i64>) = match &request.action {
         Action::Decide(decision) => {
             if current.needs_justification.contains(decision) && justification.is_empty() {
@@ -805,7 +802,7 @@ async fn decide_in(tx: &mut sqlx::AnyConnection, db: &Db, user: &CurrentUser, re
             reassigned_to,
             bulk: request.bulk,
             approver: &user.display_name,
-            approver_subject: &subject,
+            approver_subject: &user.subject,
             at,
         },
     )
@@ -846,7 +843,6 @@ pub async fn close_stage_as(db: &Db, campaign_id: i64, by: &CurrentUser, note: O
     let stage = campaign.stage;
     let last_stage = stage >= campaign.stages;
     let at = now();
-    let subject = by.subject.clone();
     let mut tx = db.pool.begin().await?;
     // Write first: it waits for other writers, and a second close of the same stage finds nothing.
     let claimed = sqlx::query("update campaign set stage = stage where campaign_id = $1 and status = 'active' and stage = $2")
@@ -906,7 +902,7 @@ pub async fn close_stage_as(db: &Db, campaign_id: i64, by: &CurrentUser, note: O
                 .execute(&mut *tx)
                 .await?;
         }
-        chain::append(&mut tx, NewEntry::event(campaign_id, Some(item_id), stage, action, &approver, &subject, at)).await?;
+        chain::append(&mut tx, NewEntry::event(campaign_id, Some(item_id), stage, action, &approver, &by.subject, at)).await?;
     }
     crate::evidence::server::remediation::open_tasks(&mut tx, campaign_id, at).await?;
     let action = if last_stage {
@@ -932,7 +928,7 @@ pub async fn close_stage_as(db: &Db, campaign_id: i64, by: &CurrentUser, note: O
             reassigned_to: None,
             bulk: false,
             approver: &by.display_name,
-            approver_subject: &subject,
+            approver_subject: &by.subject,
             at,
         },
     )

@@ -132,7 +132,6 @@ pub async fn mark_done(
     if note.chars().count() > MAX_NOTE {
         return Ok(Err(format!("note: at most {MAX_NOTE} characters")));
     }
-    let subject = by.subject.clone();
     let mut tx = db.pool.begin().await?;
     let changed = sqlx::query(
         "update remediation_task set status = 'done', done_by = $1, done_note = $2, done_at = $3 where task_id = $4 and status in ('open', 'failed')",
@@ -159,7 +158,7 @@ pub async fn mark_done(
         row.try_get("stage")?,
         "remediation: done",
         &by.display_name,
-        &subject,
+        &by.subject,
         at,
     );
     chain::append(&mut tx, NewEntry { justification: Some(note), ..event }).await?;

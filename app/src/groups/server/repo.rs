@@ -117,14 +117,7 @@ async fn name_of(db: &Db, group_id: i64) -> Result<Option<String>> {
 }
 
 /// Records a change in the group's history, in the change's transaction.
-async fn record(
-    tx: &mut AnyConnection,
-    group: (i64, &str),
-    action: &str,
-    member: Option<&str>,
-    by: &CurrentUser,
-    subject: &str,
-) -> Result<()> {
+async fn record(tx: &mut AnyConnection, group: (i64, &str), action: &str, member: Option<&str>, by: &CurrentUser) -> Result<()> {
     sqlx::query(
         "insert into reviewer_group_change (reviewer_group_id, group_name, action, member, actor, actor_subject, created_at) \
          values ($1, $2, $3, $4, $5, $6, $7)",
@@ -134,7 +127,7 @@ async fn record(
     .bind(action)
     .bind(member)
     .bind(&by.display_name)
-    .bind(subject)
+    .bind(&by.subject)
     .bind(now())
     .execute(&mut *tx)
     .await?;
@@ -151,7 +144,6 @@ pub async fn create(db: &Db, name: &str, description: &str, by: &CurrentUser) ->
     if description.chars().count() > MAX_DESCRIPTION {
         return Ok(Err(format!("description: at most {MAX_DESCRIPTION} characters")));
     }
-    let subject = by.subject.clone();
     let mut tx = db.pool.begin().await?;
     let row = sqlx::query(
         "insert into reviewer_group (name, description, created_by, created_by_subject, created_at) values ($1, $2, $3, $4, $5) \
@@ -160,13 +152,13 @@ pub async fn create(db: &Db, name: &str, description: &str, by: &CurrentUser) ->
     .bind(name)
     .bind(description)
     .bind(&by.display_name)
-    .bind(&subject)
+    .bind(&by.subject)
     .bind(now())
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else { return Ok(Err(format!("name: there is a group named `{name}` already"))) };
     let id: i64 = row.try_get("reviewer_group_id")?;
-    record(&mut tx, (id, name), "created", None, by, &subject).await?;
+    record(&mut tx, (id, name), "created", None, by).await?;
     tx.commit().await?;
     Ok(Ok(id))
 }
@@ -180,7 +172,6 @@ pub async fn add_member(db: &Db, group_id: i64, email: &str, by: &CurrentUser) -
     let Some((identity_id, name)) = crate::campaigns::server::repo::person_by_email(db, email).await? else {
         return Ok(Err(format!("member: nobody active in the inventory has the email `{}`", email.trim())));
     };
-    let subject = by.subject.clone();
     let mut tx = db.pool.begin().await?;
     let added = sqlx::query(
         "insert into reviewer_group_member (reviewer_group_id, identity_id, added_by, added_by_subject, created_at) \
@@ -189,7 +180,7 @@ pub async fn add_member(db: &Db, group_id: i64, email: &str, by: &CurrentUser) -
     .bind(group_id)
     .bind(identity_id)
     .bind(&by.display_name)
-    .bind(&subject)
+    .bind(&by.subject)
     .bind(now())
     .execute(&mut *tx)
     .await?
@@ -198,7 +189,7 @@ pub async fn add_member(db: &Db, group_id: i64, email: &str, by: &CurrentUser) -
         return Ok(Err(format!("member: {name} is in {group} already")));
     }
     let member = format!("{name} <{}>", email.trim().to_lowercase());
-    record(&mut tx, (group_id, &group), "added", Some(&member), by, &subject).await?;
+    record(&mut tx, (group_id, &group), "added", Some(&member), by).await?;
     tx.commit().await?;
     Ok(Ok(name))
 }
@@ -207,7 +198,6 @@ pub async fn add_member(db: &Db, group_id: i64, email: &str, by: &CurrentUser) -
 /// group who may decide them. Answers their name.
 pub async fn remove_member(db: &Db, group_id: i64, identity_id: i64, by: &CurrentUser) -> Checked<String> {
     let Some(group) = name_of(db, group_id).await? else { return Ok(Err(format!("there is no group {group_id}"))) };
-    let subject = by.subject.clone();
     let mut tx = db.pool.begin().await?;
     let person = sqlx::query(
         "select v.display_name, v.email from reviewer_group_member m join identity v on v.identity_id = m.identity_id \
@@ -248,7 +238,7 @@ pub async fn remove_member(db: &Db, group_id: i64, identity_id: i64, by: &Curren
         Some(email) => format!("{name} <{}>", email.to_lowercase()),
         None => name.clone(),
     };
-    record(&mut tx, (group_id, &group), "removed", Some(&member), by, &subject).await?;
+    record(&mut tx, (group_id, &group), "removed", Some(&member), by).await?;
     tx.commit().await?;
     Ok(Ok(name))
 }
@@ -256,7 +246,6 @@ pub async fn remove_member(db: &Db, group_id: i64, identity_id: i64, by: &Curren
 /// Deletes a group no campaign names; its history stays. Answers its name.
 pub async fn delete(db: &Db, group_id: i64, by: &CurrentUser) -> Checked<String> {
     let Some(group) = name_of(db, group_id).await? else { return Ok(Err(format!("there is no group {group_id}"))) };
-    let subject = by.subject.clone();
     let mut tx = db.pool.begin().await?;
     // Write first, so SQLite queues this transaction behind other writers.
     sqlx::query("delete from reviewer_group_member where reviewer_group_id = $1").bind(group_id).execute(&mut *tx).await?;
@@ -267,7 +256,7 @@ pub async fn delete(db: &Db, group_id: i64, by: &CurrentUser) -> Checked<String>
         return Ok(Err(format!("{group} is the reviewer group of {campaigns} campaigns; it stays for their record")));
     }
     sqlx::query("delete from reviewer_group where reviewer_group_id = $1").bind(group_id).execute(&mut *tx).await?;
-    record(&mut tx, (group_id, &group), "deleted", None, by, &subject).await?;
+    record(&mut tx, (group_id, &group), "deleted", None, by).await?;
     tx.commit().await?;
     Ok(Ok(group))
 }

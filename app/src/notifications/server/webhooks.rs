@@ -63,7 +63,7 @@ pub fn check_url(text: &str) -> std::result::Result<String, String> {
 }
 
 /// Adds a receiver; the answer holds its secret, shown once.
-pub async fn create(db: &Db, url: &str, description: &str, by: &CurrentUser, subject: &str, at: i64) -> Result<(Webhook, String)> {
+pub async fn create(db: &Db, url: &str, description: &str, by: &CurrentUser, at: i64) -> Result<(Webhook, String)> {
     use rand::Rng;
     let secret: String = format!(
         "whsec_{}",
@@ -77,7 +77,7 @@ pub async fn create(db: &Db, url: &str, description: &str, by: &CurrentUser, sub
     .bind(&description)
     .bind(&secret)
     .bind(&by.display_name)
-    .bind(subject)
+    .bind(&by.subject)
     .bind(at)
     .fetch_one(&db.pool)
     .await?;
