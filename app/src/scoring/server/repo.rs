@@ -3,11 +3,11 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use sqlx::Row;
 
-use crate::db::{Backend, Db, JsonPages, Result, Value};
+use crate::db::{Backend, Db, JsonPages, Result};
 use crate::identities::{Criticality, IdentityKind, IdentityStatus, Privilege};
 use crate::scoring::{Input, Settings, score};
 
-/// Grants read per page, and changed scores held in memory before they go to the scratch table.
+/// Grants read per page, and changed scores held in memory before they are written.
 const PAGE: i64 = 10_000;
 /// With more changed scores than this, the risk index is dropped and built again afterwards,
 /// which is several times faster than updating it row by row.
@@ -221,14 +221,14 @@ pub async fn recompute(db: &Db, settings: &Settings, now: i64) -> Result<u64> {
     let peers = peers(&identities, &entitlements, &grants);
     let toxic = crate::scoring::server::settings::conflicts(&rules, grants.iter().map(|g| (g.id, g.identity, g.entitlement)));
 
-    // Changed scores go to a scratch table batch by batch; one update then applies them all.
+    // Changed scores are written page by page, in id order. Past many changes the risk index
+    // is dropped and built again at the end, which is several times faster than updating it
+    // row by row.
     let mut tx = db.pool.begin().await?;
-    sqlx::query("create temporary table risk_scratch (access_grant_id bigint primary key, risk_score bigint not null, risk_words text not null, risk_rules text not null)")
-        .execute(&mut *tx)
-        .await?;
-    let mut changed: Vec<Vec<Value>> = Vec::new();
+    let mut changed: Vec<(i64, i64, String, String)> = Vec::new();
     let mut changed_total = 0usize;
     let mut written_ms = 0;
+    let mut rebuild = false;
     for grant in &grants {
         let (Some(identity), Some(entitlement)) = (identities.get_mut(&grant.identity), entitlements.get(&grant.entitlement)) else {
             return Err(crate::db::decode_err("access_grant", format!("grant {} refers to a missing identity or entitlement", grant.id)));
@@ -267,29 +267,24 @@ pub async fn recompute(db: &Db, settings: &Settings, now: i64) -> Result<u64> {
         let words = result.words();
         if grant.stored_score != value || grant.stored_words != hash_words(&words) {
             let rules: String = result.factors.iter().map(|f| format!(",{}", f.rule.as_str())).collect::<String>() + ",";
-            changed.push(vec![Value::Int(grant.id), Value::Int(value), Value::Text(words), Value::Text(rules)]);
+            changed.push((grant.id, value, words, rules));
             if changed.len() >= PAGE as usize {
                 changed_total += changed.len();
                 let started = std::time::Instant::now();
-                insert_scratch(&mut tx, db.backend, &mut changed).await?;
+                if !rebuild && changed_total > REBUILD_INDEX_ABOVE {
+                    sqlx::query("drop index access_grant_risk").execute(&mut *tx).await?;
+                    rebuild = true;
+                }
+                update_grant_risk(&mut tx, db.backend, &changed).await?;
+                changed.clear();
                 written_ms += started.elapsed().as_millis();
             }
         }
     }
     changed_total += changed.len();
-    insert_scratch(&mut tx, db.backend, &mut changed).await?;
+    update_grant_risk(&mut tx, db.backend, &changed).await?;
     let score_ms = clock.elapsed().as_millis() - read_ms - written_ms;
 
-    let rebuild = changed_total > REBUILD_INDEX_ABOVE;
-    if rebuild {
-        sqlx::query("drop index access_grant_risk").execute(&mut *tx).await?;
-    }
-    sqlx::query(
-        "update access_grant set risk_score = s.risk_score, risk_words = s.risk_words, risk_rules = s.risk_rules \
-         from risk_scratch s where s.access_grant_id = access_grant.access_grant_id",
-    )
-    .execute(&mut *tx)
-    .await?;
     // Ended grants carry no risk any more.
     sqlx::query("update access_grant set risk_score = 0, risk_words = '', risk_rules = '' where ended_at is not null and risk_score <> 0")
         .execute(&mut *tx)
@@ -297,7 +292,6 @@ pub async fn recompute(db: &Db, settings: &Settings, now: i64) -> Result<u64> {
     if rebuild {
         sqlx::query("create index access_grant_risk on access_grant (risk_score, access_grant_id)").execute(&mut *tx).await?;
     }
-    sqlx::query("drop table risk_scratch").execute(&mut *tx).await?;
 
     // Each identity carries its riskiest active grant's score.
     let moved: Vec<[i64; 2]> = identities.iter().filter(|(_, i)| i.risk != i.stored_risk).map(|(id, i)| [*id, i.risk]).collect();
@@ -319,15 +313,24 @@ pub async fn recompute(db: &Db, settings: &Settings, now: i64) -> Result<u64> {
     Ok(scored)
 }
 
-async fn insert_scratch(tx: &mut sqlx::Transaction<'_, sqlx::Any>, backend: Backend, changed: &mut Vec<Vec<Value>>) -> Result<()> {
-    crate::db::insert_many(
-        &mut *tx,
-        backend,
-        "insert into risk_scratch (access_grant_id, risk_score, risk_words, risk_rules)",
-        changed.drain(..),
-        |_| {},
-    )
-    .await
+/// Sets grants' scores, words and rules from `(id, score, words, rules)`, sent as one JSON array.
+async fn update_grant_risk(tx: &mut sqlx::Transaction<'_, sqlx::Any>, backend: Backend, rows: &[(i64, i64, String, String)]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let json = serde_json::to_string(rows).map_err(|e| crate::db::DbError::Sqlx(sqlx::Error::Encode(e.into())))?;
+    let text = match backend {
+        Backend::Sqlite => {
+            "update access_grant set risk_score = j.value ->> 1, risk_words = j.value ->> 2, risk_rules = j.value ->> 3 \
+             from json_each($1) j where access_grant.access_grant_id = j.value ->> 0"
+        }
+        Backend::Postgres => {
+            "update access_grant set risk_score = (j.value ->> 1)::bigint, risk_words = j.value ->> 2, risk_rules = j.value ->> 3 \
+             from json_array_elements($1::json) j where access_grant.access_grant_id = (j.value ->> 0)::bigint"
+        }
+    };
+    sqlx::query(text).bind(json).execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// Sets identities' scores from `[identity_id, score]` pairs, sent as one JSON array.
