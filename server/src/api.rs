@@ -151,7 +151,7 @@ async fn push_snapshot(State(state): State<AppState>, Path(name): Path<String>, 
         Err(ReadFailed::Crashed) => return problem(StatusCode::INTERNAL_SERVER_ERROR, "the upload could not be read"),
     };
     let actor = format!("token:{} (#{}, created by {})", token.name, token.api_token_id, token.created_by);
-    match apply::apply(&state.db, &snapshot, &actor, &Quiet).await {
+    match apply::apply(&state.db, snapshot, &actor, &Quiet).await {
         Ok(summary) => {
             tracing::info!(source = %name, actor = %actor, format = reader.name(), grants_added = summary.grants_added, grants_ended = summary.grants_ended, "snapshot imported");
             axum::Json(summary).into_response()

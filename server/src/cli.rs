@@ -355,7 +355,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                     return Ok(ExitCode::FAILURE);
                 }
             };
-            let summary = apply::apply(&db, &snapshot, &format!("cli:{}", args.actor), &progress).await?;
+            let summary = apply::apply(&db, snapshot, &format!("cli:{}", args.actor), &progress).await?;
             println!("{summary}");
         }
         Command::Import { format } => {
@@ -370,7 +370,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             };
             let db = connect(&cli.database_url).await?;
             let progress = output::TerminalProgress::new();
-            let summary = apply::apply(&db, &snapshot, &format!("cli:{}", args.actor), &progress).await?;
+            let summary = apply::apply(&db, snapshot, &format!("cli:{}", args.actor), &progress).await?;
             println!("{summary}");
         }
         Command::Identities(args) => {

@@ -545,7 +545,7 @@ pub async fn seed_demo(db: &Db, seed: u64, identities: usize) -> Result<ImportSu
             application.owner = Some(new.clone());
         }
     }
-    let summary = apply::apply(db, &snapshot, "demo seed", &Quiet).await?;
+    let summary = apply::apply(db, snapshot.clone(), "demo seed", &Quiet).await?;
     if app::campaigns::server::repo::list(db).await?.is_empty() {
         seed_demo_closed_campaign(db, &mut snapshot).await?;
         seed_demo_campaign(db).await?;
@@ -648,7 +648,7 @@ async fn seed_demo_closed_campaign(db: &Db, snapshot: &mut app::imports::server:
         if let (Some(identity), Some(entitlement)) = (identity, entitlement) {
             snapshot.grants.retain(|g| !(g.identity as usize == identity && g.entitlement as usize == entitlement));
         }
-        apply::apply(db, snapshot, "demo seed", &Quiet).await?;
+        apply::apply(db, snapshot.clone(), "demo seed", &Quiet).await?;
     }
     Ok(())
 }

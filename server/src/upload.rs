@@ -229,7 +229,7 @@ pub async fn admin_upload(State(state): State<AppState>, Extension(Viewer(user))
         Err(ReadFailed::Crashed) => return back(&source, Err("the upload could not be read".into())),
     };
     let actor = format!("{} (#{})", user.display_name, user.app_user_id);
-    match app::imports::server::apply::apply(&state.db, &snapshot, &actor, &Quiet).await {
+    match app::imports::server::apply::apply(&state.db, snapshot, &actor, &Quiet).await {
         Ok(summary) => {
             tracing::info!(source = %source, actor = %actor, format = reader.name(), grants_added = summary.grants_added, "snapshot uploaded");
             back(&source, Ok(summary.to_string()))

@@ -123,13 +123,13 @@ impl TestApp {
 
     pub async fn import(&self, dir: &Path, source: &str) -> Result<ImportSummary, String> {
         let snapshot = csv_bundle::read_bundle(dir, source, &Quiet).map_err(|e| e.to_string())?;
-        apply::apply(&self.db, &snapshot, "test", &Quiet).await.map_err(|e| e.to_string())
+        apply::apply(&self.db, snapshot, "test", &Quiet).await.map_err(|e| e.to_string())
     }
 
     /// Imports vendor export files of `format` as `source`.
     pub async fn import_format(&self, format: Format, paths: &[PathBuf], source: &str) -> Result<ImportSummary, String> {
         let snapshot = format.read(paths, source).map_err(|e| e.to_string())?;
-        apply::apply(&self.db, &snapshot, "test", &Quiet).await.map_err(|e| e.to_string())
+        apply::apply(&self.db, snapshot, "test", &Quiet).await.map_err(|e| e.to_string())
     }
 
     /// A session for a test admin.
