@@ -268,22 +268,54 @@ pub async fn insert_many(
             done += 1;
         }
         json.push(']');
-        let columns: Vec<String> = ints
-            .iter()
-            .enumerate()
-            .map(|(i, int)| match (backend, int) {
-                (Backend::Postgres, true) => format!("(j.value ->> {i})::bigint"),
-                _ => format!("j.value ->> {i}"),
-            })
-            .collect();
-        let from = match backend {
-            Backend::Sqlite => "json_each($1) j",
-            Backend::Postgres => "json_array_elements($1::json) j",
-        };
-        sqlx::query(&format!("{head} select {} from {from}", columns.join(", "))).bind(json).execute(&mut *conn).await?;
+        let columns: Vec<String> = ints.iter().enumerate().map(|(i, int)| json_element(backend, i, *int)).collect();
+        sqlx::query(&format!("{head} select {} from {}", columns.join(", "), json_rows(backend))).bind(json).execute(&mut *conn).await?;
         on_batch(done);
     }
     Ok(())
+}
+
+/// Updates rows of `table` by their integer `key`, all sent as one JSON array of arrays:
+/// element 0 of each is the key, element n + 1 the new value of `columns[n]` (name, and whether
+/// it holds integers).
+pub async fn update_many(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    table: &str,
+    key: &str,
+    columns: &[(&str, bool)],
+    rows: &[impl serde::Serialize],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let json = serde_json::to_string(rows).map_err(|e| DbError::Sqlx(sqlx::Error::Encode(e.into())))?;
+    let sets: Vec<String> =
+        columns.iter().enumerate().map(|(n, (name, int))| format!("{name} = {}", json_element(backend, n + 1, *int))).collect();
+    let text = format!(
+        "update {table} set {} from {} where {table}.{key} = {}",
+        sets.join(", "),
+        json_rows(backend),
+        json_element(backend, 0, true)
+    );
+    sqlx::query(&text).bind(json).execute(conn).await?;
+    Ok(())
+}
+
+/// The rows `j` of the JSON array bound as `$1`.
+fn json_rows(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "json_each($1) j",
+        Backend::Postgres => "json_array_elements($1::json) j",
+    }
+}
+
+/// Element `i` of a row `j` of [`json_rows`], as an integer when `int`.
+fn json_element(backend: Backend, i: usize, int: bool) -> String {
+    match (backend, int) {
+        (Backend::Postgres, true) => format!("(j.value ->> {i})::bigint"),
+        _ => format!("j.value ->> {i}"),
+    }
 }
 
 /// For a page read as one JSON value: the function that makes a row a JSON array, and the

@@ -138,13 +138,14 @@ async fn write(db: &Db, snapshot: Snapshot, actor: &str, progress: &dyn Progress
         sqlx::query(&format!("pragma cache_size = -{WRITE_CACHE_KIB}")).execute(&mut *conn).await?;
     }
     let written = write_on(&mut conn, db.backend, &snapshot, actor, progress).await;
-    drop(snapshot);
     if sqlite {
-        let reset = sqlx::query(&format!("pragma cache_size = -{DEFAULT_CACHE_KIB}")).execute(&mut *conn).await;
-        let shrunk = sqlx::query("pragma shrink_memory").execute(&mut *conn).await;
+        let reset = async {
+            sqlx::query(&format!("pragma cache_size = -{DEFAULT_CACHE_KIB}")).execute(&mut *conn).await?;
+            sqlx::query("pragma shrink_memory").execute(&mut *conn).await
+        }
+        .await;
         let written = written?;
         reset?;
-        shrunk?;
         return Ok(written);
     }
     written

@@ -297,7 +297,7 @@ pub async fn recompute(db: &Db, settings: &Settings, now: i64) -> Result<u64> {
     let moved: Vec<[i64; 2]> = identities.iter().filter(|(_, i)| i.risk != i.stored_risk).map(|(id, i)| [*id, i.risk]).collect();
     let identities_changed = moved.len();
     for batch in moved.chunks(PAGE as usize) {
-        update_identity_risk(&mut tx, db.backend, batch).await?;
+        crate::db::update_many(&mut *tx, db.backend, "identity", "identity_id", &[("risk_score", true)], batch).await?;
     }
     tx.commit().await?;
     let scored = grants.len() as u64;
@@ -313,38 +313,10 @@ pub async fn recompute(db: &Db, settings: &Settings, now: i64) -> Result<u64> {
     Ok(scored)
 }
 
-/// Sets grants' scores, words and rules from `(id, score, words, rules)`, sent as one JSON array.
+/// Sets grants' scores, words and rules from `(id, score, words, rules)`.
 async fn update_grant_risk(tx: &mut sqlx::Transaction<'_, sqlx::Any>, backend: Backend, rows: &[(i64, i64, String, String)]) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let json = serde_json::to_string(rows).map_err(|e| crate::db::DbError::Sqlx(sqlx::Error::Encode(e.into())))?;
-    let text = match backend {
-        Backend::Sqlite => {
-            "update access_grant set risk_score = j.value ->> 1, risk_words = j.value ->> 2, risk_rules = j.value ->> 3 \
-             from json_each($1) j where access_grant.access_grant_id = j.value ->> 0"
-        }
-        Backend::Postgres => {
-            "update access_grant set risk_score = (j.value ->> 1)::bigint, risk_words = j.value ->> 2, risk_rules = j.value ->> 3 \
-             from json_array_elements($1::json) j where access_grant.access_grant_id = (j.value ->> 0)::bigint"
-        }
-    };
-    sqlx::query(text).bind(json).execute(&mut **tx).await?;
-    Ok(())
-}
-
-/// Sets identities' scores from `[identity_id, score]` pairs, sent as one JSON array.
-async fn update_identity_risk(tx: &mut sqlx::Transaction<'_, sqlx::Any>, backend: Backend, rows: &[[i64; 2]]) -> Result<()> {
-    let json = serde_json::to_string(rows).map_err(|e| crate::db::DbError::Sqlx(sqlx::Error::Encode(e.into())))?;
-    let text = match backend {
-        Backend::Sqlite => "update identity set risk_score = j.value ->> 1 from json_each($1) j where identity.identity_id = j.value ->> 0",
-        Backend::Postgres => {
-            "update identity set risk_score = (j.value ->> 1)::bigint from json_array_elements($1::json) j \
-             where identity.identity_id = (j.value ->> 0)::bigint"
-        }
-    };
-    sqlx::query(text).bind(json).execute(&mut **tx).await?;
-    Ok(())
+    let columns = [("risk_score", true), ("risk_words", false), ("risk_rules", false)];
+    crate::db::update_many(&mut **tx, backend, "access_grant", "access_grant_id", &columns, rows).await
 }
 
 /// Distribution, factor counts and the riskiest grants, for the risk page.
