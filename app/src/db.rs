@@ -349,8 +349,12 @@ impl JsonPages {
         JsonPages { backend, columns: columns.join(", "), key, from: from.to_string(), page, after: i64::MIN, done: false }
     }
 
-    /// The next page, or `None` after the last.
-    pub async fn next<T: serde::de::DeserializeOwned>(&mut self, db: &Db) -> Result<Option<Vec<T>>> {
+    /// The next page, or `None` after the last; read through `executor`, a pool or a
+    /// transaction's connection.
+    pub async fn next<'e, T: serde::de::DeserializeOwned>(
+        &mut self,
+        executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    ) -> Result<Option<Vec<T>>> {
         use sqlx::Row;
         if self.done {
             return Ok(None);
@@ -363,7 +367,7 @@ impl JsonPages {
             columns = self.columns,
             from = self.from,
         );
-        let row = sqlx::query(&text).bind(self.after).bind(self.page).fetch_one(&db.pool).await?;
+        let row = sqlx::query(&text).bind(self.after).bind(self.page).fetch_one(executor).await?;
         let last: Option<i64> = row.try_get("last")?;
         let Some(last) = last else {
             self.done = true;

@@ -103,6 +103,30 @@ on_both_databases! {
         assert_eq!(app.count("select count(*) from sod_rule where removed_by = 'import by test'").await, 1, "kept, marked removed");
     }
 
+    async fn a_grant_scores_the_same_whether_it_arrived_in_this_import_or_an_earlier_one(app: TestApp) {
+        // New grants are scored as they are written; scoring the whole estate again afterwards
+        // must find nothing to change, across sources and with a rule both sides of which
+        // arrive in the same import.
+        let rules = estate_with_rules("aws-prod,AdministratorAccess,GitHub,repo:push,changes code and deploys it unreviewed\n");
+        app.import(rules.path(), "hr").await.expect("imports");
+        app.import(&fixture("estate"), "contractors").await.expect("imports");
+        let stored = || async {
+            let grants: Vec<(i64, i64, String, String)> = sqlx::query_as(
+                "select access_grant_id, risk_score, risk_words, risk_rules from access_grant order by access_grant_id",
+            )
+            .fetch_all(&app.db.pool)
+            .await
+            .expect("grants");
+            let identities: Vec<(i64, i64)> =
+                sqlx::query_as("select identity_id, risk_score from identity order by identity_id").fetch_all(&app.db.pool).await.expect("identities");
+            (grants, identities)
+        };
+        let as_imported = stored().await;
+        assert!(as_imported.0.iter().any(|g| g.2.contains("toxic combination")), "the rule is among the words");
+        app::scoring::server::repo::rescore(&app.db).await.expect("scores");
+        assert_eq!(stored().await, as_imported);
+    }
+
     async fn a_bad_rule_in_sod_rules_csv_is_refused_naming_line_and_field_and_nothing_is_stored(app: TestApp) {
         let dir = estate_with_rules("aws-prod,AdministratorAccess,GitHub,repo:push,fine\naws-prod,s3:*,GitHub,repo:read,\n");
         let error = app.import(dir.path(), "hr").await.expect_err("refused");

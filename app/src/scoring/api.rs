@@ -17,7 +17,7 @@ pub async fn admin_risk_settings() -> Result<RiskSettings, AppError> {
     let db = &state.db;
     use crate::scoring::server::settings;
     Ok(RiskSettings {
-        settings: settings::current(db).await?,
+        settings: settings::current(&db.pool).await?,
         history: settings::history(db).await?,
         sod_rules: settings::rules(db).await?,
         now: crate::db::now(),

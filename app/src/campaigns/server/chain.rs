@@ -196,7 +196,7 @@ pub async fn verify(db: &Db) -> Result<ChainCheck> {
     let mut pages = crate::db::JsonPages::new(db.backend, &columns, "seq", "from decision_log where 1 = 1", 10_000);
     let mut expected_seq = 1;
     let mut prev = GENESIS.to_string();
-    while let Some(page) = pages.next::<EntryIn>(db).await? {
+    while let Some(page) = pages.next::<EntryIn>(&db.pool).await? {
         for row in page {
             let (entry, stored) = row.split();
             if entry.seq != expected_seq {

@@ -3,9 +3,11 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use sqlx::Row;
 
+use sqlx::AnyConnection;
+
 use crate::db::{Backend, Db, JsonPages, Result};
 use crate::identities::{Criticality, IdentityKind, IdentityStatus, Privilege};
-use crate::scoring::{Input, Settings, score};
+use crate::scoring::{Input, Score, Settings, score};
 
 /// Grants read per page, and changed scores held in memory before they are written.
 const PAGE: i64 = 10_000;
@@ -92,10 +94,10 @@ impl Departments {
     }
 }
 
-async fn identities(db: &Db, departments: &mut Departments) -> Result<HashMap<i64, Identity>> {
+async fn identities(conn: &mut AnyConnection, backend: Backend, departments: &mut Departments) -> Result<HashMap<i64, Identity>> {
     let mut found = HashMap::new();
     let mut pages = JsonPages::new(
-        db.backend,
+        backend,
         &[
             "i.identity_id",
             "i.kind",
@@ -113,7 +115,7 @@ async fn identities(db: &Db, departments: &mut Departments) -> Result<HashMap<i6
         "from identity i left join identity o on o.identity_id = i.owner_identity_id where 1 = 1",
         PAGE,
     );
-    while let Some(page) = pages.next::<IdentityIn>(db).await? {
+    while let Some(page) = pages.next::<IdentityIn>(&mut *conn).await? {
         for IdentityIn(id, kind, status, has_owner, owner_status, department, last_active_at, rotated, expires_at, stored_risk, ended) in
             page
         {
@@ -138,32 +140,32 @@ async fn identities(db: &Db, departments: &mut Departments) -> Result<HashMap<i6
     Ok(found)
 }
 
-async fn entitlements(db: &Db) -> Result<HashMap<i64, EntitlementIn>> {
+async fn entitlements(conn: &mut AnyConnection, backend: Backend) -> Result<HashMap<i64, EntitlementIn>> {
     let mut found = HashMap::new();
     let mut pages = JsonPages::new(
-        db.backend,
+        backend,
         &["e.entitlement_id", "e.privilege", "e.privilege_inferred", "e.application_id", "a.criticality"],
         "e.entitlement_id",
         "from entitlement e join application a on a.application_id = e.application_id where 1 = 1",
         PAGE,
     );
-    while let Some(page) = pages.next::<EntitlementIn>(db).await? {
+    while let Some(page) = pages.next::<EntitlementIn>(&mut *conn).await? {
         found.extend(page.into_iter().map(|e| (e.0, e)));
     }
     Ok(found)
 }
 
 /// Every active grant, in id order.
-async fn grants(db: &Db) -> Result<Vec<Grant>> {
+async fn grants(conn: &mut AnyConnection, backend: Backend) -> Result<Vec<Grant>> {
     let mut found = Vec::new();
     let mut pages = JsonPages::new(
-        db.backend,
+        backend,
         &["g.access_grant_id", "g.identity_id", "g.entitlement_id", "g.granted_at", "g.last_used_at", "g.risk_score", "g.risk_words"],
         "g.access_grant_id",
         "from access_grant g where g.ended_at is null",
         PAGE,
     );
-    while let Some(page) = pages.next::<GrantIn>(db).await? {
+    while let Some(page) = pages.next::<GrantIn>(&mut *conn).await? {
         found.extend(page.into_iter().map(|GrantIn(id, identity, entitlement, granted_at, last_used_at, stored_score, words)| Grant {
             id,
             identity,
@@ -177,23 +179,28 @@ async fn grants(db: &Db) -> Result<Vec<Grant>> {
     Ok(found)
 }
 
-/// Counts peers and holders from the identities and grants in memory.
-fn peers(identities: &HashMap<i64, Identity>, entitlements: &HashMap<i64, EntitlementIn>, grants: &[Grant]) -> Peers {
+/// Counts peers and holders from the identities and the (identity, entitlement) of every
+/// active grant.
+fn peers(
+    identities: &HashMap<i64, Identity>,
+    entitlements: &HashMap<i64, EntitlementIn>,
+    grants: impl Iterator<Item = (i64, i64)>,
+) -> Peers {
     let mut peers = Peers::default();
     for identity in identities.values().filter(|i| !i.ended && i.kind == IdentityKind::Human) {
         *peers.people.entry(identity.department).or_default() += 1;
     }
     // An identity holds an entitlement at most once, so counting grants counts holders.
     let mut machine_on_app: std::collections::HashSet<(i64, i64)> = std::collections::HashSet::new();
-    for grant in grants {
-        let (Some(identity), Some(entitlement)) = (identities.get(&grant.identity), entitlements.get(&grant.entitlement)) else { continue };
+    for (identity_id, entitlement_id) in grants {
+        let (Some(identity), Some(entitlement)) = (identities.get(&identity_id), entitlements.get(&entitlement_id)) else { continue };
         if identity.kind.is_machine() {
-            *peers.machines_holding.entry((grant.entitlement, identity.kind)).or_default() += 1;
-            if machine_on_app.insert((grant.identity, entitlement.3)) {
+            *peers.machines_holding.entry((entitlement_id, identity.kind)).or_default() += 1;
+            if machine_on_app.insert((identity_id, entitlement.3)) {
                 *peers.machines.entry((identity.kind, entitlement.3)).or_default() += 1;
             }
         } else {
-            *peers.people_holding.entry((grant.entitlement, identity.department)).or_default() += 1;
+            *peers.people_holding.entry((entitlement_id, identity.department)).or_default() += 1;
         }
     }
     peers
@@ -201,46 +208,113 @@ fn peers(identities: &HashMap<i64, Identity>, entitlements: &HashMap<i64, Entitl
 
 /// Scores every active grant with the settings in force.
 pub async fn rescore(db: &Db) -> Result<u64> {
-    let settings = crate::scoring::server::settings::current(db).await?;
-    recompute(db, &settings, crate::db::now()).await
+    let mut tx = db.pool.begin().await?;
+    let settings = crate::scoring::server::settings::current(&mut *tx).await?;
+    let mut scoring = Scoring::read(&mut tx, db.backend, settings, crate::db::now(), std::iter::empty()).await?;
+    scoring.write_stored(&mut tx).await?;
+    let (scored, _) = scoring.finish(&mut tx).await?;
+    tx.commit().await?;
+    Ok(scored)
 }
 
-/// Scores every active grant and stores what changed, then each identity's highest score.
-/// The estate is read once, in pages; peers and separation-of-duties conflicts are counted in
-/// memory. Returns how many grants were scored.
-#[tracing::instrument(skip_all)]
-pub async fn recompute(db: &Db, settings: &Settings, now: i64) -> Result<u64> {
-    let clock = std::time::Instant::now();
-    let mut departments = Departments::default();
-    departments.index(None);
-    let mut identities = identities(db, &mut departments).await?;
-    let entitlements = entitlements(db).await?;
-    let grants = grants(db).await?;
-    let rules = crate::scoring::server::settings::resolved_rules(db).await?;
-    let read_ms = clock.elapsed().as_millis();
-    let peers = peers(&identities, &entitlements, &grants);
-    let toxic = crate::scoring::server::settings::conflicts(&rules, grants.iter().map(|g| (g.id, g.identity, g.entitlement)));
+/// A grant's score as stored: the value, the factors in words, and the rules as `,rule,rule,`.
+pub struct Scored {
+    pub value: i64,
+    pub words: String,
+    pub rules: String,
+}
 
-    // Changed scores are written page by page, in id order. Past many changes the risk index
-    // is dropped and built again at the end, which is several times faster than updating it
-    // row by row.
-    let mut tx = db.pool.begin().await?;
-    let mut changed: Vec<(i64, i64, String, String)> = Vec::new();
-    let mut changed_total = 0usize;
-    let mut written_ms = 0;
-    let mut rebuild = false;
-    for grant in &grants {
-        let (Some(identity), Some(entitlement)) = (identities.get_mut(&grant.identity), entitlements.get(&grant.entitlement)) else {
-            return Err(crate::db::decode_err("access_grant", format!("grant {} refers to a missing identity or entitlement", grant.id)));
-        };
+/// Scoring the whole estate inside one transaction. [`Scoring::read`] reads the identities,
+/// entitlements and active grants once, in pages, and counts peers and separation-of-duties
+/// conflicts in memory, including grants about to be inserted; [`Scoring::write_stored`]
+/// stores the stored grants' changed scores; [`Scoring::score_new`] scores each grant as it is
+/// inserted, so it is written once; [`Scoring::finish`] sets each identity's highest score.
+pub struct Scoring {
+    backend: Backend,
+    settings: Settings,
+    now: i64,
+    identities: HashMap<i64, Identity>,
+    entitlements: HashMap<i64, EntitlementIn>,
+    stored: Vec<Grant>,
+    peers: Peers,
+    /// Conflicts by grant id; a grant not stored yet is keyed `-1 - position`.
+    toxic: HashMap<i64, String>,
+    scored: u64,
+    changed: usize,
+    /// The risk index is dropped and must be built again at the end.
+    rebuild: bool,
+    /// Time spent scoring, for the import's summary.
+    pub elapsed: std::time::Duration,
+}
+
+impl Scoring {
+    /// Reads the estate through `conn`; `new` are the (identity, entitlement) of grants that
+    /// will be inserted, in the order [`Scoring::score_new`] will be asked for them.
+    #[tracing::instrument(skip_all)]
+    pub async fn read(
+        conn: &mut AnyConnection,
+        backend: Backend,
+        settings: Settings,
+        now: i64,
+        new: impl Iterator<Item = (i64, i64)> + Clone,
+    ) -> Result<Scoring> {
+        let clock = std::time::Instant::now();
+        let mut departments = Departments::default();
+        departments.index(None);
+        let identities = identities(&mut *conn, backend, &mut departments).await?;
+        let entitlements = entitlements(&mut *conn, backend).await?;
+        let stored = grants(&mut *conn, backend).await?;
+        let rules = crate::scoring::server::settings::resolved_rules(&mut *conn).await?;
+        for (identity, entitlement) in new.clone() {
+            if !identities.contains_key(&identity) || !entitlements.contains_key(&entitlement) {
+                return Err(crate::db::decode_err(
+                    "access_grant",
+                    format!("a new grant refers to identity {identity} or entitlement {entitlement}, which are missing"),
+                ));
+            }
+        }
+        let peers = peers(&identities, &entitlements, stored.iter().map(|g| (g.identity, g.entitlement)).chain(new.clone()));
+        let toxic = crate::scoring::server::settings::conflicts(
+            &rules,
+            stored.iter().map(|g| (g.id, g.identity, g.entitlement)).chain(new.enumerate().map(|(k, (i, e))| (-1 - k as i64, i, e))),
+        );
+        tracing::info!(read_ms = clock.elapsed().as_millis(), stored = stored.len(), "estate read for scoring");
+        Ok(Scoring {
+            backend,
+            settings,
+            now,
+            identities,
+            entitlements,
+            stored,
+            peers,
+            toxic,
+            scored: 0,
+            changed: 0,
+            rebuild: false,
+            elapsed: clock.elapsed(),
+        })
+    }
+
+    /// Scores one grant, raising its identity's highest score; `None` for a grant whose
+    /// identity or entitlement is not in the estate.
+    fn score(
+        &mut self,
+        key: i64,
+        identity_id: i64,
+        entitlement_id: i64,
+        granted_at: Option<i64>,
+        last_used_at: Option<i64>,
+    ) -> Option<Score> {
+        let (identity, entitlement) = (self.identities.get_mut(&identity_id)?, self.entitlements.get(&entitlement_id)?);
+        let peers = &self.peers;
         let (peers_holding, peer_count) = if identity.kind.is_machine() {
             (
-                peers.machines_holding.get(&(grant.entitlement, identity.kind)).copied().unwrap_or(0),
+                peers.machines_holding.get(&(entitlement_id, identity.kind)).copied().unwrap_or(0),
                 peers.machines.get(&(identity.kind, entitlement.3)).copied().unwrap_or(0),
             )
         } else {
             (
-                peers.people_holding.get(&(grant.entitlement, identity.department)).copied().unwrap_or(0),
+                peers.people_holding.get(&(entitlement_id, identity.department)).copied().unwrap_or(0),
                 peers.people.get(&identity.department).copied().unwrap_or(0),
             )
         };
@@ -255,68 +329,117 @@ pub async fn recompute(db: &Db, settings: &Settings, now: i64) -> Result<u64> {
             privilege: entitlement.1,
             privilege_inferred: entitlement.2 != 0,
             criticality: entitlement.4,
-            granted_at: grant.granted_at,
-            last_used_at: grant.last_used_at,
+            granted_at,
+            last_used_at,
             peers_holding,
             peers: peer_count,
-            toxic: toxic.get(&grant.id).cloned(),
+            toxic: self.toxic.get(&key).cloned(),
         };
-        let result = score(&input, settings, now);
-        let value = i64::from(result.value);
-        identity.risk = identity.risk.max(value);
-        let words = result.words();
-        if grant.stored_score != value || grant.stored_words != hash_words(&words) {
-            let rules: String = result.factors.iter().map(|f| format!(",{}", f.rule.as_str())).collect::<String>() + ",";
-            changed.push((grant.id, value, words, rules));
-            if changed.len() >= PAGE as usize {
-                changed_total += changed.len();
-                let started = std::time::Instant::now();
-                if !rebuild && changed_total > REBUILD_INDEX_ABOVE {
-                    sqlx::query("drop index access_grant_risk").execute(&mut *tx).await?;
-                    rebuild = true;
+        let result = score(&input, &self.settings, self.now);
+        identity.risk = identity.risk.max(i64::from(result.value));
+        self.scored += 1;
+        Some(result)
+    }
+
+    /// Scores the grant at `position` among the new ones given to [`Scoring::read`].
+    pub fn score_new(
+        &mut self,
+        position: usize,
+        identity: i64,
+        entitlement: i64,
+        granted_at: Option<i64>,
+        last_used_at: Option<i64>,
+    ) -> Scored {
+        let started = std::time::Instant::now();
+        // `read` checked that every new grant's identity and entitlement are in the estate.
+        let scored = self
+            .score(-1 - position as i64, identity, entitlement, granted_at, last_used_at)
+            .map(|result| Scored { value: i64::from(result.value), words: result.words(), rules: rules_text(&result) })
+            .unwrap_or(Scored { value: 0, words: String::new(), rules: String::new() });
+        self.elapsed += started.elapsed();
+        scored
+    }
+
+    /// Drops the risk index before `rows` more rows change, when that many are cheaper to
+    /// index again at the end than one by one. SQLite only: on PostgreSQL dropping an index
+    /// would lock readers out of the grants until the transaction ends.
+    pub async fn expect_writes(&mut self, conn: &mut AnyConnection, rows: usize) -> Result<()> {
+        if self.backend == Backend::Sqlite && !self.rebuild && self.changed + rows > REBUILD_INDEX_ABOVE {
+            sqlx::query("drop index access_grant_risk").execute(&mut *conn).await?;
+            self.rebuild = true;
+        }
+        self.changed += rows;
+        Ok(())
+    }
+
+    /// Scores every stored active grant and writes those whose score or words changed, a page
+    /// at a time, in id order.
+    pub async fn write_stored(&mut self, conn: &mut AnyConnection) -> Result<()> {
+        let started = std::time::Instant::now();
+        let stored = std::mem::take(&mut self.stored);
+        let mut changed: Vec<(i64, i64, String, String)> = Vec::new();
+        for grant in &stored {
+            let Some(result) = self.score(grant.id, grant.identity, grant.entitlement, grant.granted_at, grant.last_used_at) else {
+                return Err(crate::db::decode_err(
+                    "access_grant",
+                    format!("grant {} refers to a missing identity or entitlement", grant.id),
+                ));
+            };
+            let value = i64::from(result.value);
+            let words = result.words();
+            if grant.stored_score != value || grant.stored_words != hash_words(&words) {
+                changed.push((grant.id, value, words, rules_text(&result)));
+                if changed.len() >= PAGE as usize {
+                    self.expect_writes(conn, changed.len()).await?;
+                    update_grant_risk(conn, self.backend, &changed).await?;
+                    changed.clear();
                 }
-                update_grant_risk(&mut tx, db.backend, &changed).await?;
-                changed.clear();
-                written_ms += started.elapsed().as_millis();
             }
         }
+        self.expect_writes(conn, changed.len()).await?;
+        update_grant_risk(conn, self.backend, &changed).await?;
+        self.elapsed += started.elapsed();
+        Ok(())
     }
-    changed_total += changed.len();
-    update_grant_risk(&mut tx, db.backend, &changed).await?;
-    let score_ms = clock.elapsed().as_millis() - read_ms - written_ms;
 
-    // Ended grants carry no risk any more.
-    sqlx::query("update access_grant set risk_score = 0, risk_words = '', risk_rules = '' where ended_at is not null and risk_score <> 0")
-        .execute(&mut *tx)
+    /// Clears ended grants' scores, builds the risk index again if it was dropped, and stores
+    /// each identity's highest score. Returns how many grants were scored, and the time spent
+    /// scoring all told.
+    pub async fn finish(mut self, conn: &mut AnyConnection) -> Result<(u64, std::time::Duration)> {
+        let started = std::time::Instant::now();
+        sqlx::query(
+            "update access_grant set risk_score = 0, risk_words = '', risk_rules = '' where ended_at is not null and risk_score <> 0",
+        )
+        .execute(&mut *conn)
         .await?;
-    if rebuild {
-        sqlx::query("create index access_grant_risk on access_grant (risk_score, access_grant_id)").execute(&mut *tx).await?;
+        if self.rebuild {
+            sqlx::query("create index access_grant_risk on access_grant (risk_score, access_grant_id)").execute(&mut *conn).await?;
+        }
+        let moved: Vec<[i64; 2]> = self.identities.iter().filter(|(_, i)| i.risk != i.stored_risk).map(|(id, i)| [*id, i.risk]).collect();
+        for batch in moved.chunks(PAGE as usize) {
+            crate::db::update_many(&mut *conn, self.backend, "identity", "identity_id", &[("risk_score", true)], batch).await?;
+        }
+        self.elapsed += started.elapsed();
+        tracing::info!(
+            scored = self.scored,
+            changed = self.changed,
+            identities_changed = moved.len(),
+            ms = self.elapsed.as_millis(),
+            "risk scores recomputed"
+        );
+        Ok((self.scored, self.elapsed))
     }
+}
 
-    // Each identity carries its riskiest active grant's score.
-    let moved: Vec<[i64; 2]> = identities.iter().filter(|(_, i)| i.risk != i.stored_risk).map(|(id, i)| [*id, i.risk]).collect();
-    let identities_changed = moved.len();
-    for batch in moved.chunks(PAGE as usize) {
-        crate::db::update_many(&mut *tx, db.backend, "identity", "identity_id", &[("risk_score", true)], batch).await?;
-    }
-    tx.commit().await?;
-    let scored = grants.len() as u64;
-    tracing::info!(
-        scored,
-        changed = changed_total,
-        identities_changed,
-        read_ms,
-        score_ms,
-        write_ms = clock.elapsed().as_millis() - read_ms - score_ms,
-        "risk scores recomputed"
-    );
-    Ok(scored)
+/// A score's rules as stored, `,rule,rule,`, so a rule is found with `like '%,rule,%'`.
+fn rules_text(result: &Score) -> String {
+    result.factors.iter().map(|f| format!(",{}", f.rule.as_str())).collect::<String>() + ","
 }
 
 /// Sets grants' scores, words and rules from `(id, score, words, rules)`.
-async fn update_grant_risk(tx: &mut sqlx::Transaction<'_, sqlx::Any>, backend: Backend, rows: &[(i64, i64, String, String)]) -> Result<()> {
+async fn update_grant_risk(conn: &mut AnyConnection, backend: Backend, rows: &[(i64, i64, String, String)]) -> Result<()> {
     let columns = [("risk_score", true), ("risk_words", false), ("risk_rules", false)];
-    crate::db::update_many(&mut **tx, backend, "access_grant", "access_grant_id", &columns, rows).await
+    crate::db::update_many(conn, backend, "access_grant", "access_grant_id", &columns, rows).await
 }
 
 /// Distribution, factor counts and the riskiest grants, for the risk page.

@@ -8,9 +8,9 @@ use crate::db::{Db, DbError, Result, decode_err};
 use crate::scoring::{NewSodRule, Settings, SettingsChange, SodRule};
 
 /// The settings in force: the latest recorded change, or the defaults.
-pub async fn current(db: &Db) -> Result<Settings> {
+pub async fn current<'e>(executor: impl sqlx::Executor<'e, Database = sqlx::Any>) -> Result<Settings> {
     let row = sqlx::query("select settings from risk_settings_change order by risk_settings_change_id desc limit 1")
-        .fetch_optional(&db.pool)
+        .fetch_optional(executor)
         .await?;
     match row {
         Some(row) => {
@@ -41,7 +41,7 @@ pub async fn history(db: &Db) -> Result<Vec<SettingsChange>> {
 /// Records `settings` as the settings in force, with who changed what. Returns the change in
 /// words, or `None` when nothing differs from the settings in force.
 pub async fn save(db: &Db, settings: &Settings, by: &str, by_subject: &str, at: i64) -> Result<Option<String>> {
-    let before = current(db).await?;
+    let before = current(&db.pool).await?;
     let summary = before.changes_to(settings);
     if summary.is_empty() {
         return Ok(None);
@@ -69,7 +69,7 @@ pub async fn rules(db: &Db) -> Result<Vec<SodRule>> {
     )
     .fetch_all(&db.pool)
     .await?;
-    let resolved = resolved_rules(db).await?;
+    let resolved = resolved_rules(&db.pool).await?;
     let mut found = Vec::with_capacity(rows.len());
     for r in rows {
         let sod_rule_id: i64 = r.try_get("sod_rule_id")?;
@@ -127,7 +127,7 @@ pub struct ResolvedRule {
 }
 
 /// The rules in force whose both sides exist in the inventory, in rule order.
-pub async fn resolved_rules(db: &Db) -> Result<Vec<ResolvedRule>> {
+pub async fn resolved_rules<'e>(executor: impl sqlx::Executor<'e, Database = sqlx::Any>) -> Result<Vec<ResolvedRule>> {
     let side = |application: &str, entitlement: &str, name: &str| {
         format!(
             "select r.sod_rule_id, r.reason, '{name}' as side, e.entitlement_id, a.name as application, e.name as entitlement \
@@ -141,7 +141,7 @@ pub async fn resolved_rules(db: &Db) -> Result<Vec<ResolvedRule>> {
         side("application_b", "entitlement_b", "b")
     );
     let mut found: Vec<ResolvedRule> = Vec::new();
-    for row in sqlx::query(&text).fetch_all(&db.pool).await? {
+    for row in sqlx::query(&text).fetch_all(executor).await? {
         let sod_rule_id: i64 = row.try_get("sod_rule_id")?;
         if found.last().is_none_or(|r| r.sod_rule_id != sod_rule_id) {
             found.push(ResolvedRule { sod_rule_id, reason: row.try_get("reason")?, a: Vec::new(), b: Vec::new() });
