@@ -228,12 +228,15 @@ impl From<Option<&str>> for Value {
 /// couple of hundred statements instead of tens of thousands.
 const ROWS_PER_BATCH: usize = 5_000;
 
-/// Inserts rows through `head` (`insert into t (a, b, …)`). Column types are read from the
-/// first row's values, which keep their type even when null.
+/// Inserts rows through `head` (`insert into t (a, b, …)`), whose first columns take the
+/// same `constants` in every row and the rest the values of `rows`. Column types are read from
+/// the first row's values, which keep their type even when null. SQLite reads each value out of
+/// the JSON separately, so values shared by every row are bound once instead.
 pub async fn insert_many(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
     head: &str,
+    constants: &[Value],
     rows: impl Iterator<Item = Vec<Value>>,
     mut on_batch: impl FnMut(u64),
 ) -> Result<()> {
@@ -268,8 +271,14 @@ pub async fn insert_many(
             done += 1;
         }
         json.push(']');
-        let columns: Vec<String> = ints.iter().enumerate().map(|(i, int)| json_element(backend, i, *int)).collect();
-        sqlx::query(&format!("{head} select {} from {}", columns.join(", "), json_rows(backend))).bind(json).execute(&mut *conn).await?;
+        let columns: Vec<String> = (0..constants.len())
+            .map(|i| format!("${}", i + 2))
+            .chain(ints.iter().enumerate().map(|(i, int)| json_element(backend, i, *int)))
+            .collect();
+        let mut values = vec![Value::Text(json)];
+        values.extend(constants.iter().cloned());
+        let sql = Sql { text: format!("{head} select {} from {}", columns.join(", "), json_rows(backend)), values };
+        sql.query()?.execute(&mut *conn).await?;
         on_batch(done);
     }
     Ok(())

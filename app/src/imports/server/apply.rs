@@ -208,10 +208,8 @@ async fn write_on(
         ];
         match existing.remove(&record.external_id) {
             None => {
-                let mut row = vec![Value::Int(source_id), record.external_id.as_str().into()];
+                let mut row = vec![record.external_id.as_str().into()];
                 row.extend(values);
-                row.push(Value::Int(started));
-                row.push(Value::Int(started));
                 inserts.push(row);
             }
             Some((id, old, ended)) if old != values || ended => {
@@ -225,8 +223,9 @@ async fn write_on(
         }
     }
     summary.identities_added = inserts.len() as i64;
-    let head = format!("insert into identity (source_id, external_id, {}, created_at, updated_at)", columns.join(", "));
-    crate::db::insert_many(conn, backend, &head, inserts.into_iter(), |n| progress.set(n)).await?;
+    let head = format!("insert into identity (source_id, created_at, updated_at, external_id, {})", columns.join(", "));
+    let constants = [Value::Int(source_id), Value::Int(started), Value::Int(started)];
+    crate::db::insert_many(conn, backend, &head, &constants, inserts.into_iter(), |n| progress.set(n)).await?;
     let gone: Vec<i64> = existing.into_values().filter(|(_, _, ended)| !ended).map(|(id, _, _)| id).collect();
     summary.identities_ended = gone.len() as i64;
     end_many(conn, "identity", &gone, started).await?;
@@ -247,9 +246,8 @@ async fn write_on(
         let values: Vec<Value> = vec![app.name.as_str().into(), app.owner.clone().into(), app.criticality.as_str().into()];
         match existing_apps.get(&app.external_id) {
             None => {
-                let mut row = vec![Value::Int(source_id), app.external_id.as_str().into()];
+                let mut row = vec![app.external_id.as_str().into()];
                 row.extend(values);
-                row.extend([Value::Int(started), Value::Int(started)]);
                 app_inserts.push(row);
             }
             Some((id, old)) if *old != values => {
@@ -266,7 +264,8 @@ async fn write_on(
     crate::db::insert_many(
         conn,
         backend,
-        "insert into application (source_id, external_id, name, owner, criticality, created_at, updated_at)",
+        "insert into application (source_id, created_at, updated_at, external_id, name, owner, criticality)",
+        &[Value::Int(source_id), Value::Int(started), Value::Int(started)],
         app_inserts.into_iter(),
         |n| progress.set(n),
     )
@@ -291,7 +290,6 @@ async fn write_on(
                 ent.name.as_str().into(),
                 privilege.as_str().into(),
                 Value::Int(inferred),
-                Value::Int(started),
             ]),
             Some((id, old_privilege, old_inferred)) if old_privilege != privilege.as_str() || *old_inferred != inferred => {
                 sqlx::query("update entitlement set privilege = $1, privilege_inferred = $2 where entitlement_id = $3")
@@ -308,7 +306,8 @@ async fn write_on(
     crate::db::insert_many(
         conn,
         backend,
-        "insert into entitlement (application_id, name, privilege, privilege_inferred, created_at)",
+        "insert into entitlement (created_at, application_id, name, privilege, privilege_inferred)",
+        &[Value::Int(started)],
         ent_inserts.into_iter(),
         |n| progress.set(n),
     )
@@ -412,14 +411,11 @@ async fn write_on(
         let (identity, entitlement) = key(k);
         let scored = scoring.score_new(k, identity, entitlement, grant.granted_at, grant.last_used_at);
         vec![
-            Value::Int(source_id),
             Value::Int(identity),
             Value::Int(entitlement),
             grant.granted_at.into(),
             grant.last_used_at.into(),
             grant.granted_by.map(|i| snapshot.names[i as usize].as_str()).into(),
-            Value::Int(started),
-            Value::Int(started),
             Value::Int(scored.value),
             Value::Text(scored.words),
             Value::Text(scored.rules),
@@ -428,8 +424,9 @@ async fn write_on(
     crate::db::insert_many(
         conn,
         backend,
-        "insert into access_grant (source_id, identity_id, entitlement_id, granted_at, last_used_at, granted_by, created_at, updated_at, \
+        "insert into access_grant (source_id, created_at, updated_at, identity_id, entitlement_id, granted_at, last_used_at, granted_by, \
          risk_score, risk_words, risk_rules)",
+        &[Value::Int(source_id), Value::Int(started), Value::Int(started)],
         rows,
         |n| progress.set(n),
     )
