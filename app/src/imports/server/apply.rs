@@ -401,8 +401,7 @@ async fn write_on(
     // The whole estate is scored with the new grants counted among the peers; the new grants
     // are scored as they are inserted, so each is written once.
     progress.phase("scoring risk", None);
-    let settings = crate::scoring::server::settings::current(&mut *conn).await?;
-    let mut scoring = Scoring::read(conn, backend, settings, now(), (0..grant_inserts.len()).map(key)).await?;
+    let mut scoring = Scoring::read(conn, backend, now(), (0..grant_inserts.len()).map(key)).await?;
     scoring.write_stored(conn).await?;
     scoring.expect_writes(conn, grant_inserts.len()).await?;
     progress.phase("writing grants", Some(grant_inserts.len() as u64));
@@ -532,10 +531,10 @@ async fn resolve_people(conn: &mut AnyConnection, backend: crate::db::Backend) -
     let find = |name: &Option<String>| name.as_ref().and_then(|n| by_email.get(n).or_else(|| by_id.get(n)).copied());
     let changed: Vec<(i64, Option<i64>, Option<i64>)> = linked
         .iter()
-        .map(|p| (p.0, find(&p.4), find(&p.5)))
-        .zip(&linked)
-        .filter(|((_, owner, manager), p)| *owner != p.6 || *manager != p.7)
-        .map(|(row, _)| row)
+        .filter_map(|p| {
+            let (owner, manager) = (find(&p.4), find(&p.5));
+            (owner != p.6 || manager != p.7).then_some((p.0, owner, manager))
+        })
         .collect();
     for batch in changed.chunks(10_000) {
         let columns = [("owner_identity_id", true), ("manager_identity_id", true)];

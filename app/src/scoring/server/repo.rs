@@ -1,9 +1,7 @@
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use sqlx::Row;
-
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Row};
 
 use crate::db::{Backend, Db, JsonPages, Result};
 use crate::identities::{Criticality, IdentityKind, IdentityStatus, Privilege};
@@ -209,8 +207,7 @@ fn peers(
 /// Scores every active grant with the settings in force.
 pub async fn rescore(db: &Db) -> Result<u64> {
     let mut tx = db.pool.begin().await?;
-    let settings = crate::scoring::server::settings::current(&mut *tx).await?;
-    let mut scoring = Scoring::read(&mut tx, db.backend, settings, crate::db::now(), std::iter::empty()).await?;
+    let mut scoring = Scoring::read(&mut tx, db.backend, crate::db::now(), std::iter::empty()).await?;
     scoring.write_stored(&mut tx).await?;
     let (scored, _) = scoring.finish(&mut tx).await?;
     tx.commit().await?;
@@ -244,21 +241,22 @@ pub struct Scoring {
     /// The risk index is dropped and must be built again at the end.
     rebuild: bool,
     /// Time spent scoring, for the import's summary.
-    pub elapsed: std::time::Duration,
+    elapsed: std::time::Duration,
 }
 
 impl Scoring {
-    /// Reads the estate through `conn`; `new` are the (identity, entitlement) of grants that
-    /// will be inserted, in the order [`Scoring::score_new`] will be asked for them.
+    /// Reads the settings in force and the estate through `conn`; `new` are the (identity,
+    /// entitlement) of grants that will be inserted, in the order [`Scoring::score_new`] will be
+    /// asked for them.
     #[tracing::instrument(skip_all)]
     pub async fn read(
         conn: &mut AnyConnection,
         backend: Backend,
-        settings: Settings,
         now: i64,
         new: impl Iterator<Item = (i64, i64)> + Clone,
     ) -> Result<Scoring> {
         let clock = std::time::Instant::now();
+        let settings = crate::scoring::server::settings::current(&mut *conn).await?;
         let mut departments = Departments::default();
         departments.index(None);
         let identities = identities(&mut *conn, backend, &mut departments).await?;
