@@ -21,6 +21,9 @@ pub enum DbError {
     Sqlx(#[from] sqlx::Error),
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A write would leave a row referring to one that does not exist.
+    #[error("{0}")]
+    Integrity(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -224,14 +227,28 @@ impl From<Option<&str>> for Value {
     }
 }
 
-/// Rows per bulk insert: each batch travels as one JSON parameter, so a million rows cost a
-/// couple of hundred statements instead of tens of thousands.
-const ROWS_PER_BATCH: usize = 5_000;
+/// Rows per bulk statement on PostgreSQL: each batch travels as one JSON parameter, so a
+/// million rows cost a couple of hundred statements instead of a million.
+const JSON_ROWS_PER_BATCH: usize = 5_000;
+
+/// Values one SQLite statement may bind.
+const SQLITE_MAX_VALUES: usize = 32_766;
+
+/// Rows per bulk statement on SQLite, each value bound on its own: reading values back out of
+/// a JSON parameter costs SQLite more than binding them.
+const SQLITE_ROWS_PER_BATCH: usize = 2_500;
+
+/// How many rows of `width` values go in one bulk statement.
+fn rows_per_batch(backend: Backend, width: usize) -> usize {
+    match backend {
+        Backend::Sqlite => (SQLITE_MAX_VALUES / width.max(1)).min(SQLITE_ROWS_PER_BATCH),
+        Backend::Postgres => JSON_ROWS_PER_BATCH,
+    }
+}
 
 /// Inserts rows through `head` (`insert into t (a, b, …)`), whose first columns take the
-/// same `constants` in every row and the rest the values of `rows`. Column types are read from
-/// the first row's values, which keep their type even when null. SQLite reads each value out of
-/// the JSON separately, so values shared by every row are bound once instead.
+/// same `constants` in every row and the rest the values of `rows`. On PostgreSQL column types
+/// are read from the first row's values, which keep their type even when null.
 pub async fn insert_many(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
@@ -240,91 +257,123 @@ pub async fn insert_many(
     rows: impl Iterator<Item = Vec<Value>>,
     mut on_batch: impl FnMut(u64),
 ) -> Result<()> {
-    use std::fmt::Write;
     let mut rows = rows.peekable();
+    let Some(width) = rows.peek().map(Vec::len) else {
+        return Ok(());
+    };
+    let per_batch = rows_per_batch(backend, constants.len() + width);
     let mut done = 0u64;
-    while rows.peek().is_some() {
-        let mut json = String::from("[");
-        let mut ints: Vec<bool> = Vec::new();
-        for (n, row) in rows.by_ref().take(ROWS_PER_BATCH).enumerate() {
-            if n == 0 {
-                ints = row.iter().map(|v| matches!(v, Value::Int(_) | Value::NullInt)).collect();
-            } else {
-                json.push(',');
-            }
-            json.push('[');
-            for (j, value) in row.iter().enumerate() {
-                if j > 0 {
-                    json.push(',');
+    let mut batch: Vec<Vec<Value>> = rows.by_ref().take(per_batch).collect();
+    while !batch.is_empty() {
+        done += batch.len() as u64;
+        let sql = match backend {
+            Backend::Sqlite => {
+                let text = format!("{head} values {}", placeholders(batch.len(), constants.len() + width));
+                let mut values = Vec::with_capacity(batch.len() * (constants.len() + width));
+                for row in batch {
+                    values.extend(constants.iter().cloned());
+                    values.extend(row);
                 }
-                match value {
-                    Value::Int(i) => {
-                        let _ = write!(json, "{i}");
-                    }
-                    Value::Text(text) => {
-                        json.push_str(&serde_json::to_string(text).map_err(|e| DbError::Sqlx(sqlx::Error::Encode(e.into())))?);
-                    }
-                    Value::NullInt | Value::NullText => json.push_str("null"),
-                }
+                Sql { text, values }
             }
-            json.push(']');
-            done += 1;
-        }
-        json.push(']');
-        let columns: Vec<String> = (0..constants.len())
-            .map(|i| format!("${}", i + 2))
-            .chain(ints.iter().enumerate().map(|(i, int)| json_element(backend, i, *int)))
-            .collect();
-        let mut values = vec![Value::Text(json)];
-        values.extend(constants.iter().cloned());
-        let sql = Sql { text: format!("{head} select {} from {}", columns.join(", "), json_rows(backend)), values };
-        sql.query()?.execute(&mut *conn).await?;
+            Backend::Postgres => {
+                let columns: Vec<String> = (0..constants.len())
+                    .map(|i| format!("${}", i + 2))
+                    .chain(batch[0].iter().enumerate().map(|(i, v)| json_element(i, matches!(v, Value::Int(_) | Value::NullInt))))
+                    .collect();
+                let mut values = vec![Value::Text(json_array(&batch)?)];
+                values.extend(constants.iter().cloned());
+                Sql { text: format!("{head} select {} from {JSON_ROWS}", columns.join(", ")), values }
+            }
+        };
+        // The database writes this batch while the next is made: its first poll sends the
+        // statement, and making the rows (scoring them, for grants) needs no await.
+        let (written, next) =
+            futures_util::join!(sql.query()?.execute(&mut *conn), async { rows.by_ref().take(per_batch).collect::<Vec<_>>() });
+        written?;
         on_batch(done);
+        batch = next;
     }
     Ok(())
 }
 
-/// Updates rows of `table` by their integer `key`, all sent as one JSON array of arrays:
-/// element 0 of each is the key, element n + 1 the new value of `columns[n]` (name, and whether
-/// it holds integers).
+/// Updates rows of `table` by their integer `key`: value 0 of each row is the key, value n + 1
+/// the new value of `columns[n]` (name, and whether it holds integers).
 pub async fn update_many(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
     table: &str,
     key: &str,
     columns: &[(&str, bool)],
-    rows: &[impl serde::Serialize],
+    rows: impl IntoIterator<Item = Vec<Value>>,
 ) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let batch: Vec<Vec<Value>> = rows.by_ref().take(rows_per_batch(backend, columns.len() + 1)).collect();
+        let sql = match backend {
+            Backend::Sqlite => {
+                let sets: Vec<String> = columns.iter().enumerate().map(|(n, (name, _))| format!("{name} = v.column{}", n + 2)).collect();
+                let text = format!(
+                    "update {table} set {} from (values {}) v where {table}.{key} = v.column1",
+                    sets.join(", "),
+                    placeholders(batch.len(), columns.len() + 1)
+                );
+                Sql { text, values: batch.into_iter().flatten().collect() }
+            }
+            Backend::Postgres => {
+                let sets: Vec<String> =
+                    columns.iter().enumerate().map(|(n, (name, int))| format!("{name} = {}", json_element(n + 1, *int))).collect();
+                let text =
+                    format!("update {table} set {} from {JSON_ROWS} where {table}.{key} = {}", sets.join(", "), json_element(0, true));
+                Sql { text, values: vec![Value::Text(json_array(&batch)?)] }
+            }
+        };
+        sql.query()?.execute(&mut *conn).await?;
     }
-    let json = serde_json::to_string(rows).map_err(|e| DbError::Sqlx(sqlx::Error::Encode(e.into())))?;
-    let sets: Vec<String> =
-        columns.iter().enumerate().map(|(n, (name, int))| format!("{name} = {}", json_element(backend, n + 1, *int))).collect();
-    let text = format!(
-        "update {table} set {} from {} where {table}.{key} = {}",
-        sets.join(", "),
-        json_rows(backend),
-        json_element(backend, 0, true)
-    );
-    sqlx::query(&text).bind(json).execute(conn).await?;
     Ok(())
 }
 
-/// The rows `j` of the JSON array bound as `$1`.
-fn json_rows(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => "json_each($1) j",
-        Backend::Postgres => "json_array_elements($1::json) j",
-    }
+/// `(?, ?, …), (?, ?, …), …`: `rows` rows of `width` SQLite placeholders each.
+fn placeholders(rows: usize, width: usize) -> String {
+    let row = format!("({})", vec!["?"; width].join(", "));
+    vec![row; rows].join(", ")
 }
 
-/// Element `i` of a row `j` of [`json_rows`], as an integer when `int`.
-fn json_element(backend: Backend, i: usize, int: bool) -> String {
-    match (backend, int) {
-        (Backend::Postgres, true) => format!("(j.value ->> {i})::bigint"),
-        _ => format!("j.value ->> {i}"),
+/// `rows` as one JSON array of arrays, for [`JSON_ROWS`].
+fn json_array(rows: &[Vec<Value>]) -> Result<String> {
+    use std::fmt::Write;
+    let mut json = String::from("[");
+    for (n, row) in rows.iter().enumerate() {
+        if n > 0 {
+            json.push(',');
+        }
+        json.push('[');
+        for (j, value) in row.iter().enumerate() {
+            if j > 0 {
+                json.push(',');
+            }
+            match value {
+                Value::Int(i) => {
+                    let _ = write!(json, "{i}");
+                }
+                Value::Text(text) => {
+                    json.push_str(&serde_json::to_string(text).map_err(|e| DbError::Sqlx(sqlx::Error::Encode(e.into())))?);
+                }
+                Value::NullInt | Value::NullText => json.push_str("null"),
+            }
+        }
+        json.push(']');
     }
+    json.push(']');
+    Ok(json)
+}
+
+/// On PostgreSQL, the rows `j` of the JSON array bound as `$1`.
+const JSON_ROWS: &str = "json_array_elements($1::json) j";
+
+/// On PostgreSQL, element `i` of a row `j` of [`JSON_ROWS`], as an integer when `int`.
+fn json_element(i: usize, int: bool) -> String {
+    if int { format!("(j.value ->> {i})::bigint") } else { format!("j.value ->> {i}") }
 }
 
 /// For a page read as one JSON value: the function that makes a row a JSON array, and the
@@ -346,8 +395,10 @@ pub struct JsonPages {
     columns: String,
     /// The integer key that orders the pages, e.g. `g.access_grant_id`.
     key: &'static str,
-    /// `from … where …`: the key's range is added to this condition.
+    /// `from … where …`: the key's range is added to this condition. It may use `$3`, `$4`, …
+    /// for the values of [`JsonPages::bind`].
     from: String,
+    values: Vec<Value>,
     page: i64,
     after: i64,
     done: bool,
@@ -355,7 +406,22 @@ pub struct JsonPages {
 
 impl JsonPages {
     pub fn new(backend: Backend, columns: &[&str], key: &'static str, from: &str, page: i64) -> JsonPages {
-        JsonPages { backend, columns: columns.join(", "), key, from: from.to_string(), page, after: i64::MIN, done: false }
+        JsonPages {
+            backend,
+            columns: columns.join(", "),
+            key,
+            from: from.to_string(),
+            values: Vec::new(),
+            page,
+            after: i64::MIN,
+            done: false,
+        }
+    }
+
+    /// Binds the next of `$3`, `$4`, … in the condition.
+    pub fn bind(mut self, value: impl Into<Value>) -> JsonPages {
+        self.values.push(value.into());
+        self
     }
 
     /// The next page, or `None` after the last; read through `executor`, a pool or a
@@ -376,7 +442,10 @@ impl JsonPages {
             columns = self.columns,
             from = self.from,
         );
-        let row = sqlx::query(&text).bind(self.after).bind(self.page).fetch_one(executor).await?;
+        let mut values = vec![Value::Int(self.after), Value::Int(self.page)];
+        values.extend(self.values.iter().cloned());
+        let sql = Sql { text, values };
+        let row = sql.query()?.fetch_one(executor).await?;
         let last: Option<i64> = row.try_get("last")?;
         let Some(last) = last else {
             self.done = true;

@@ -127,25 +127,67 @@ pub async fn apply(db: &Db, snapshot: Snapshot, actor: &str, progress: &dyn Prog
 const WRITE_CACHE_KIB: i64 = 32_768;
 const DEFAULT_CACHE_KIB: i64 = 2_000;
 
+/// The tables a snapshot writes to, whose references are checked before it commits.
+const WRITTEN_TABLES: [&str; 6] = ["identity", "application", "entitlement", "access_grant", "sod_rule", "import_run"];
+
 /// Writes `snapshot` in one transaction; returns the summary so far and the source's id.
+///
+/// On SQLite the references are checked once, table by table, before the commit instead of
+/// on every row: identities refer to each other as owners and managers, and checking those
+/// row by row took longer than writing them. SQLite only changes this setting outside a
+/// transaction, so it is set here and set back after.
 async fn write(db: &Db, snapshot: Snapshot, actor: &str, progress: &dyn Progress) -> Result<(ImportSummary, i64)> {
     let mut conn = db.pool.acquire().await?;
     let sqlite = db.backend == crate::db::Backend::Sqlite;
     if sqlite {
         sqlx::query(&format!("pragma cache_size = -{WRITE_CACHE_KIB}")).execute(&mut *conn).await?;
+        sqlx::query("pragma foreign_keys = off").execute(&mut *conn).await?;
     }
     let written = write_on(&mut conn, db.backend, &snapshot, actor, progress).await;
     if sqlite {
         let reset = async {
+            sqlx::query("pragma foreign_keys = on").execute(&mut *conn).await?;
             sqlx::query(&format!("pragma cache_size = -{DEFAULT_CACHE_KIB}")).execute(&mut *conn).await?;
             sqlx::query("pragma shrink_memory").execute(&mut *conn).await
         }
         .await;
+        if reset.is_err() {
+            // Never hand back a connection that does not check references.
+            conn.close_on_drop();
+        }
         let written = written?;
         reset?;
         return Ok(written);
     }
     written
+}
+
+/// Logs, at debug level, how long each step of an import took.
+struct Laps(std::time::Instant);
+
+impl Laps {
+    fn start() -> Laps {
+        Laps(std::time::Instant::now())
+    }
+
+    fn mark(&mut self, step: &str) {
+        tracing::debug!(step, ms = self.0.elapsed().as_millis() as u64, "import step done");
+        self.0 = std::time::Instant::now();
+    }
+}
+
+/// Fails when a row of the tables the import wrote refers to a row that does not exist.
+async fn check_references(conn: &mut AnyConnection) -> Result<()> {
+    for table in WRITTEN_TABLES {
+        let broken = sqlx::query(&format!("select rowid as row, parent from pragma_foreign_key_check('{table}') limit 1"))
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some(row) = broken {
+            let (id, parent): (i64, String) = (row.try_get("row")?, row.try_get("parent")?);
+            return Err(crate::db::DbError::Integrity(format!("{table} {id} would refer to a missing {parent}")));
+        }
+    }
+    Ok(())
 }
 
 async fn write_on(
@@ -172,6 +214,7 @@ async fn write_on(
         sqlx::query_scalar("select source_id from source where name = $1").bind(&snapshot.source).fetch_one(&mut *conn).await?;
 
     // Identities.
+    let mut laps = Laps::start();
     progress.phase("identities", Some(snapshot.identities.len() as u64));
     let columns: Vec<&str> = IDENTITY_FIELDS.iter().map(|(n, _)| *n).collect();
     let mut existing: HashMap<String, (i64, Vec<Value>, bool)> = HashMap::new();
@@ -230,6 +273,7 @@ async fn write_on(
     summary.identities_ended = gone.len() as i64;
     end_many(conn, "identity", &gone, started).await?;
     let identity_ids = ids_by_external_id(conn, "identity", source_id).await?;
+    laps.mark("identities");
 
     // Applications.
     let mut existing_apps: HashMap<String, (i64, Vec<Value>)> = HashMap::new();
@@ -329,24 +373,37 @@ async fn write_on(
         .map(|i| identity_ids.get(&i.external_id).copied().ok_or_else(|| missing("identity", &i.external_id)))
         .collect::<Result<_>>()?;
 
+    laps.mark("applications and entitlements");
+
     // Grants: compare fingerprints, so a million unchanged grants cost a million lookups and
     // no writes.
     progress.phase("comparing grants", None);
     let mut existing_grants: HashMap<(i64, i64), (i64, u64, bool)> = HashMap::new();
     {
-        let mut rows = sqlx::query(
-            "select access_grant_id, identity_id, entitlement_id, granted_at, last_used_at, granted_by, ended_at from access_grant where source_id = $1",
+        /// id, identity, entitlement, granted at, last used at, granted by, ended.
+        #[derive(serde::Deserialize)]
+        struct GrantIn(i64, i64, i64, Option<i64>, Option<i64>, Option<String>, i64);
+        let mut pages = JsonPages::new(
+            backend,
+            &[
+                "access_grant_id",
+                "identity_id",
+                "entitlement_id",
+                "granted_at",
+                "last_used_at",
+                "granted_by",
+                "case when ended_at is null then 0 else 1 end",
+            ],
+            "access_grant_id",
+            "from access_grant where source_id = $3",
+            10_000,
         )
-        .bind(source_id)
-        .fetch(&mut *conn);
-        while let Some(row) = rows.try_next().await? {
-            let granted_by: Option<String> = row.try_get("granted_by")?;
-            let fingerprint = grant_fingerprint(row.try_get("granted_at")?, row.try_get("last_used_at")?, granted_by.as_deref());
-            let ended: Option<i64> = row.try_get("ended_at")?;
-            existing_grants.insert(
-                (row.try_get("identity_id")?, row.try_get("entitlement_id")?),
-                (row.try_get("access_grant_id")?, fingerprint, ended.is_some()),
-            );
+        .bind(source_id);
+        while let Some(page) = pages.next::<GrantIn>(&mut *conn).await? {
+            for grant in page {
+                let fingerprint = grant_fingerprint(grant.3, grant.4, grant.5.as_deref());
+                existing_grants.insert((grant.1, grant.2), (grant.0, fingerprint, grant.6 != 0));
+            }
         }
     }
     // Indexes into snapshot.grants: the rows are built batch by batch, not all at once.
@@ -378,9 +435,11 @@ async fn write_on(
     let gone: Vec<i64> = existing_grants.into_values().filter(|(_, _, ended)| !ended).map(|(id, _, _)| id).collect();
     summary.grants_ended = gone.len() as i64;
     end_many(conn, "access_grant", &gone, started).await?;
+    laps.mark("comparing grants");
 
     progress.phase("resolving owners and managers", None);
     resolve_people(conn, backend).await?;
+    laps.mark("owners and managers");
     if let Some(rules) = &snapshot.sod_rules {
         crate::scoring::server::settings::replace_source_rules(conn, rules, source_id, actor, started).await?;
     }
@@ -402,8 +461,10 @@ async fn write_on(
     // are scored as they are inserted, so each is written once.
     progress.phase("scoring risk", None);
     let mut scoring = Scoring::read(conn, backend, now(), (0..grant_inserts.len()).map(key)).await?;
+    laps.mark("reading the estate for scoring");
     scoring.write_stored(conn).await?;
     scoring.expect_writes(conn, grant_inserts.len()).await?;
+    laps.mark("scoring stored grants");
     progress.phase("writing grants", Some(grant_inserts.len() as u64));
     let rows = (0..grant_inserts.len()).map(|k| {
         let grant = &snapshot.grants[grant_inserts[k] as usize];
@@ -430,7 +491,9 @@ async fn write_on(
         |n| progress.set(n),
     )
     .await?;
+    laps.mark("inserting new grants");
     let (scored, scoring_time) = scoring.finish(conn).await?;
+    laps.mark("identity scores and the risk index");
     summary.grants_scored = scored;
     summary.scoring_ms = scoring_time.as_millis() as u64;
 
@@ -460,7 +523,11 @@ async fn write_on(
     .bind(finished)
     .execute(&mut *conn)
     .await?;
+    if backend == crate::db::Backend::Sqlite {
+        check_references(conn).await?;
+    }
     tx.commit().await?;
+    laps.mark("recording the run and committing");
     summary.apply_ms = (clock.elapsed().as_millis() as u64).saturating_sub(summary.scoring_ms);
     Ok((summary, source_id))
 }
@@ -536,10 +603,9 @@ async fn resolve_people(conn: &mut AnyConnection, backend: crate::db::Backend) -
             (owner != p.6 || manager != p.7).then_some((p.0, owner, manager))
         })
         .collect();
-    for batch in changed.chunks(10_000) {
-        let columns = [("owner_identity_id", true), ("manager_identity_id", true)];
-        crate::db::update_many(&mut *conn, backend, "identity", "identity_id", &columns, batch).await?;
-    }
+    let columns = [("owner_identity_id", true), ("manager_identity_id", true)];
+    let rows = changed.into_iter().map(|(id, owner, manager)| vec![Value::Int(id), owner.into(), manager.into()]);
+    crate::db::update_many(&mut *conn, backend, "identity", "identity_id", &columns, rows).await?;
     let applications = sqlx::query("select application_id, owner, owner_identity_id from application").fetch_all(&mut *conn).await?;
     let mut changed: Vec<(i64, Option<i64>)> = Vec::new();
     for row in applications {
@@ -548,8 +614,7 @@ async fn resolve_people(conn: &mut AnyConnection, backend: crate::db::Backend) -
             changed.push((row.try_get("application_id")?, owner));
         }
     }
-    for batch in changed.chunks(10_000) {
-        crate::db::update_many(&mut *conn, backend, "application", "application_id", &[("owner_identity_id", true)], batch).await?;
-    }
+    let rows = changed.into_iter().map(|(id, owner)| vec![Value::Int(id), owner.into()]);
+    crate::db::update_many(&mut *conn, backend, "application", "application_id", &[("owner_identity_id", true)], rows).await?;
     Ok(())
 }

@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use sqlx::{AnyConnection, Row};
 
-use crate::db::{Backend, Db, JsonPages, Result};
+use crate::db::{Backend, Db, JsonPages, Result, Value};
 use crate::identities::{Criticality, IdentityKind, IdentityStatus, Privilege};
 use crate::scoring::{Input, Score, Settings, score};
 
@@ -375,8 +375,31 @@ impl Scoring {
     pub async fn write_stored(&mut self, conn: &mut AnyConnection) -> Result<()> {
         let started = std::time::Instant::now();
         let stored = std::mem::take(&mut self.stored);
-        let mut changed: Vec<(i64, i64, String, String)> = Vec::new();
-        for grant in &stored {
+        let mut pages = stored.chunks(PAGE as usize);
+        let mut changed: Vec<Vec<Value>> = Vec::new();
+        loop {
+            let page = pages.next();
+            if page.is_none() && changed.is_empty() {
+                break;
+            }
+            self.expect_writes(conn, changed.len()).await?;
+            // The database writes one page's changes while the next page is scored.
+            let backend = self.backend;
+            let (written, next) = futures_util::join!(update_grant_risk(conn, backend, std::mem::take(&mut changed)), async {
+                self.changes(page.unwrap_or_default())
+            });
+            written?;
+            changed = next?;
+        }
+        self.elapsed += started.elapsed();
+        Ok(())
+    }
+
+    /// Scores `grants`, stored ones, and returns the rows of those whose score or words change:
+    /// id, score, words, rules.
+    fn changes(&mut self, grants: &[Grant]) -> Result<Vec<Vec<Value>>> {
+        let mut changed = Vec::new();
+        for grant in grants {
             let Some(result) = self.score(grant.id, grant.identity, grant.entitlement, grant.granted_at, grant.last_used_at) else {
                 return Err(crate::db::decode_err(
                     "access_grant",
@@ -386,18 +409,10 @@ impl Scoring {
             let value = i64::from(result.value);
             let words = result.words();
             if grant.stored_score != value || grant.stored_words != hash_words(&words) {
-                changed.push((grant.id, value, words, rules_text(&result)));
-                if changed.len() >= PAGE as usize {
-                    self.expect_writes(conn, changed.len()).await?;
-                    update_grant_risk(conn, self.backend, &changed).await?;
-                    changed.clear();
-                }
+                changed.push(vec![Value::Int(grant.id), Value::Int(value), Value::Text(words), Value::Text(rules_text(&result))]);
             }
         }
-        self.expect_writes(conn, changed.len()).await?;
-        update_grant_risk(conn, self.backend, &changed).await?;
-        self.elapsed += started.elapsed();
-        Ok(())
+        Ok(changed)
     }
 
     /// Clears ended grants' scores, builds the risk index again if it was dropped, and stores
@@ -413,15 +428,19 @@ impl Scoring {
         if self.rebuild {
             sqlx::query("create index access_grant_risk on access_grant (risk_score, access_grant_id)").execute(&mut *conn).await?;
         }
-        let moved: Vec<[i64; 2]> = self.identities.iter().filter(|(_, i)| i.risk != i.stored_risk).map(|(id, i)| [*id, i.risk]).collect();
-        for batch in moved.chunks(PAGE as usize) {
-            crate::db::update_many(&mut *conn, self.backend, "identity", "identity_id", &[("risk_score", true)], batch).await?;
-        }
+        let moved: Vec<Vec<Value>> = self
+            .identities
+            .iter()
+            .filter(|(_, i)| i.risk != i.stored_risk)
+            .map(|(id, i)| vec![Value::Int(*id), Value::Int(i.risk)])
+            .collect();
+        let identities_changed = moved.len();
+        crate::db::update_many(&mut *conn, self.backend, "identity", "identity_id", &[("risk_score", true)], moved).await?;
         self.elapsed += started.elapsed();
         tracing::info!(
             scored = self.scored,
             changed = self.changed,
-            identities_changed = moved.len(),
+            identities_changed,
             ms = self.elapsed.as_millis(),
             "risk scores recomputed"
         );
@@ -435,7 +454,7 @@ fn rules_text(result: &Score) -> String {
 }
 
 /// Sets grants' scores, words and rules from `(id, score, words, rules)`.
-async fn update_grant_risk(conn: &mut AnyConnection, backend: Backend, rows: &[(i64, i64, String, String)]) -> Result<()> {
+async fn update_grant_risk(conn: &mut AnyConnection, backend: Backend, rows: Vec<Vec<Value>>) -> Result<()> {
     let columns = [("risk_score", true), ("risk_words", false), ("risk_rules", false)];
     crate::db::update_many(conn, backend, "access_grant", "access_grant_id", &columns, rows).await
 }
