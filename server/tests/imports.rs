@@ -28,6 +28,24 @@ on_both_databases! {
         assert_eq!(app.count("select count(*) from entitlement where privilege = 'admin' and privilege_inferred = 1").await, 2, "AdministratorAccess and s3:* read as admin");
     }
 
+    async fn after_an_import_the_database_still_refuses_a_grant_for_an_identity_that_does_not_exist(app: TestApp) {
+        app.import(&fixture("estate"), "hr").await.expect("imports");
+        // Four connections at once: on SQLite that is every one the pool keeps, the import's among them.
+        let mut connections = Vec::new();
+        for _ in 0..4 {
+            connections.push(app.db.pool.acquire().await.expect("a connection"));
+        }
+        for connection in &mut connections {
+            let inserted = sqlx::query(
+                "insert into access_grant (source_id, identity_id, entitlement_id, created_at, updated_at) \
+                 values ((select min(source_id) from source), 999999, (select min(entitlement_id) from entitlement), 0, 0)",
+            )
+            .execute(&mut **connection)
+            .await;
+            assert!(inserted.is_err(), "{}: a grant for a missing identity is refused", app.backend);
+        }
+    }
+
     async fn reimporting_the_same_bundle_changes_nothing(app: TestApp) {
         app.import(&fixture("estate"), "hr").await.expect("first import");
         let before = estate_counts(&app).await;
