@@ -268,7 +268,7 @@ pub async fn insert_many(
         done += batch.len() as u64;
         let sql = match backend {
             Backend::Sqlite => {
-                let text = format!("{head} values {}", placeholders(batch.len(), constants.len() + width));
+                let text = format!("{head} values {}", bind_markers(batch.len(), constants.len() + width));
                 let mut values = Vec::with_capacity(batch.len() * (constants.len() + width));
                 for row in batch {
                     values.extend(constants.iter().cloned());
@@ -316,7 +316,7 @@ pub async fn update_many(
                 let text = format!(
                     "update {table} set {} from (values {}) v where {table}.{key} = v.column1",
                     sets.join(", "),
-                    placeholders(batch.len(), columns.len() + 1)
+                    bind_markers(batch.len(), columns.len() + 1)
                 );
                 Sql { text, values: batch.into_iter().flatten().collect() }
             }
@@ -333,8 +333,8 @@ pub async fn update_many(
     Ok(())
 }
 
-/// `(?, ?, …), (?, ?, …), …`: `rows` rows of `width` SQLite placeholders each.
-fn placeholders(rows: usize, width: usize) -> String {
+/// `(?, ?, …), (?, ?, …), …`: `rows` rows of `width` SQLite bind markers each.
+fn bind_markers(rows: usize, width: usize) -> String {
     let row = format!("({})", vec!["?"; width].join(", "));
     vec![row; rows].join(", ")
 }
