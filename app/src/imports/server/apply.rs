@@ -380,9 +380,6 @@ async fn write_on(
     progress.phase("comparing grants", None);
     let mut existing_grants: HashMap<(i64, i64), (i64, u64, bool)> = HashMap::new();
     {
-        /// id, identity, entitlement, granted at, last used at, granted by, ended.
-        #[derive(serde::Deserialize)]
-        struct GrantIn(i64, i64, i64, Option<i64>, Option<i64>, Option<String>, i64);
         let mut pages = JsonPages::new(
             backend,
             &[
@@ -399,10 +396,13 @@ async fn write_on(
             10_000,
         )
         .bind(source_id);
-        while let Some(page) = pages.next::<GrantIn>(&mut *conn).await? {
-            for grant in page {
-                let fingerprint = grant_fingerprint(grant.3, grant.4, grant.5.as_deref());
-                existing_grants.insert((grant.1, grant.2), (grant.0, fingerprint, grant.6 != 0));
+        while let Some(page) = pages.next_columns(&mut *conn).await? {
+            let (ids, identities, entitlements) = (page.column::<i64>(0)?, page.column::<i64>(1)?, page.column::<i64>(2)?);
+            let (granted, used, by) = (page.column::<Option<i64>>(3)?, page.column::<Option<i64>>(4)?, page.column::<Option<String>>(5)?);
+            let ended = page.column::<i64>(6)?;
+            for n in 0..page.len() {
+                let fingerprint = grant_fingerprint(granted[n], used[n], by[n].as_deref());
+                existing_grants.insert((identities[n], entitlements[n]), (ids[n], fingerprint, ended[n] != 0));
             }
         }
     }
@@ -478,6 +478,7 @@ async fn write_on(
             grant.granted_by.map(|i| snapshot.names[i as usize].as_str()).into(),
             Value::Int(scored.value),
             Value::Text(scored.words),
+            Value::Int(scored.hash),
             Value::Text(scored.rules),
         ]
     });
@@ -485,7 +486,7 @@ async fn write_on(
         conn,
         backend,
         "insert into access_grant (source_id, created_at, updated_at, identity_id, entitlement_id, granted_at, last_used_at, granted_by, \
-         risk_score, risk_words, risk_rules)",
+         risk_score, risk_words, risk_hash, risk_rules)",
         &[Value::Int(source_id), Value::Int(started), Value::Int(started)],
         rows,
         |n| progress.set(n),

@@ -49,12 +49,8 @@ struct Identity {
 #[derive(Deserialize)]
 struct EntitlementIn(i64, Privilege, i64, i64, Criticality);
 
-/// One active grant as read: id, identity, entitlement, granted, last used, stored score and words.
-#[derive(Deserialize)]
-struct GrantIn(i64, i64, i64, Option<i64>, Option<i64>, i64, String);
-
-/// One active grant as kept in memory while the estate is scored: the stored words only as a
-/// hash, so a million grants take about 60 MB.
+/// One active grant as kept in memory while the estate is scored: the stored words only as
+/// their stored hash, so a million grants take about 60 MB.
 struct Grant {
     id: i64,
     identity: i64,
@@ -62,14 +58,18 @@ struct Grant {
     granted_at: Option<i64>,
     last_used_at: Option<i64>,
     stored_score: i64,
-    stored_words: u64,
+    stored_words: i64,
 }
 
-fn hash_words(words: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    words.hash(&mut hasher);
-    hasher.finish()
+/// The stored hash of a grant's risk words: 64-bit FNV-1a, the same on every machine and
+/// version, never 0.
+pub fn hash_words(words: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in words.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash as i64).max(1)
 }
 
 /// Peer groups: people by department; machines by kind and application.
@@ -158,21 +158,26 @@ async fn grants(conn: &mut AnyConnection, backend: Backend) -> Result<Vec<Grant>
     let mut found = Vec::new();
     let mut pages = JsonPages::new(
         backend,
-        &["g.access_grant_id", "g.identity_id", "g.entitlement_id", "g.granted_at", "g.last_used_at", "g.risk_score", "g.risk_words"],
+        &["g.access_grant_id", "g.identity_id", "g.entitlement_id", "g.granted_at", "g.last_used_at", "g.risk_score", "g.risk_hash"],
         "g.access_grant_id",
         "from access_grant g where g.ended_at is null",
         PAGE,
     );
-    while let Some(page) = pages.next::<GrantIn>(&mut *conn).await? {
-        found.extend(page.into_iter().map(|GrantIn(id, identity, entitlement, granted_at, last_used_at, stored_score, words)| Grant {
-            id,
-            identity,
-            entitlement,
-            granted_at,
-            last_used_at,
-            stored_score,
-            stored_words: hash_words(&words),
-        }));
+    while let Some(page) = pages.next_columns(&mut *conn).await? {
+        let (ids, identities, entitlements) = (page.column::<i64>(0)?, page.column::<i64>(1)?, page.column::<i64>(2)?);
+        let (granted, used) = (page.column::<Option<i64>>(3)?, page.column::<Option<i64>>(4)?);
+        let (scores, hashes) = (page.column::<i64>(5)?, page.column::<i64>(6)?);
+        for n in 0..page.len() {
+            found.push(Grant {
+                id: ids[n],
+                identity: identities[n],
+                entitlement: entitlements[n],
+                granted_at: granted[n],
+                last_used_at: used[n],
+                stored_score: scores[n],
+                stored_words: hashes[n],
+            });
+        }
     }
     Ok(found)
 }
@@ -214,10 +219,12 @@ pub async fn rescore(db: &Db) -> Result<u64> {
     Ok(scored)
 }
 
-/// A grant's score as stored: the value, the factors in words, and the rules as `,rule,rule,`.
+/// A grant's score as stored: the value, the factors in words and their hash, and the rules
+/// as `,rule,rule,`.
 pub struct Scored {
     pub value: i64,
     pub words: String,
+    pub hash: i64,
     pub rules: String,
 }
 
@@ -352,8 +359,11 @@ impl Scoring {
         // `read` checked that every new grant's identity and entitlement are in the estate.
         let scored = self
             .score(-1 - position as i64, identity, entitlement, granted_at, last_used_at)
-            .map(|result| Scored { value: i64::from(result.value), words: result.words(), rules: rules_text(&result) })
-            .unwrap_or(Scored { value: 0, words: String::new(), rules: String::new() });
+            .map(|result| {
+                let words = result.words();
+                Scored { value: i64::from(result.value), hash: hash_words(&words), words, rules: rules_text(&result) }
+            })
+            .unwrap_or_else(|| Scored { value: 0, words: String::new(), hash: hash_words(""), rules: String::new() });
         self.elapsed += started.elapsed();
         scored
     }
@@ -376,7 +386,7 @@ impl Scoring {
         let started = std::time::Instant::now();
         let stored = std::mem::take(&mut self.stored);
         let mut pages = stored.chunks(PAGE as usize);
-        let mut changed: Vec<Vec<Value>> = Vec::new();
+        let mut changed = Changes::default();
         loop {
             let page = pages.next();
             if page.is_none() && changed.is_empty() {
@@ -395,10 +405,9 @@ impl Scoring {
         Ok(())
     }
 
-    /// Scores `grants`, stored ones, and returns the rows of those whose score or words change:
-    /// id, score, words, rules.
-    fn changes(&mut self, grants: &[Grant]) -> Result<Vec<Vec<Value>>> {
-        let mut changed = Vec::new();
+    /// Scores `grants`, stored ones, and returns those whose score or words change.
+    fn changes(&mut self, grants: &[Grant]) -> Result<Changes> {
+        let mut changed = Changes::default();
         for grant in grants {
             let Some(result) = self.score(grant.id, grant.identity, grant.entitlement, grant.granted_at, grant.last_used_at) else {
                 return Err(crate::db::decode_err(
@@ -408,8 +417,17 @@ impl Scoring {
             };
             let value = i64::from(result.value);
             let words = result.words();
-            if grant.stored_score != value || grant.stored_words != hash_words(&words) {
-                changed.push(vec![Value::Int(grant.id), Value::Int(value), Value::Text(words), Value::Text(rules_text(&result))]);
+            let hash = hash_words(&words);
+            if grant.stored_words != hash {
+                changed.words.push(vec![
+                    Value::Int(grant.id),
+                    Value::Int(value),
+                    Value::Text(words),
+                    Value::Int(hash),
+                    Value::Text(rules_text(&result)),
+                ]);
+            } else if grant.stored_score != value {
+                changed.scores.push(vec![Value::Int(grant.id), Value::Int(value)]);
             }
         }
         Ok(changed)
@@ -421,7 +439,7 @@ impl Scoring {
     pub async fn finish(mut self, conn: &mut AnyConnection) -> Result<(u64, std::time::Duration)> {
         let started = std::time::Instant::now();
         sqlx::query(
-            "update access_grant set risk_score = 0, risk_words = '', risk_rules = '' where ended_at is not null and risk_score <> 0",
+            "update access_grant set risk_score = 0, risk_words = '', risk_hash = 0, risk_rules = '' where ended_at is not null and risk_score <> 0",
         )
         .execute(&mut *conn)
         .await?;
@@ -453,10 +471,32 @@ fn rules_text(result: &Score) -> String {
     result.factors.iter().map(|f| format!(",{}", f.rule.as_str())).collect::<String>() + ","
 }
 
-/// Sets grants' scores, words and rules from `(id, score, words, rules)`.
-async fn update_grant_risk(conn: &mut AnyConnection, backend: Backend, rows: Vec<Vec<Value>>) -> Result<()> {
-    let columns = [("risk_score", true), ("risk_words", false), ("risk_rules", false)];
-    crate::db::update_many(conn, backend, "access_grant", "access_grant_id", &columns, rows).await
+/// Stored grants whose score changed. The rules are read off the same factors as the words, so
+/// when the words stay, so do the rules, and only the score is written: a change of weights
+/// rewrites a number per grant, not its explanation.
+#[derive(Default)]
+struct Changes {
+    /// id, score, words, hash of the words, rules.
+    words: Vec<Vec<Value>>,
+    /// id, score.
+    scores: Vec<Vec<Value>>,
+}
+
+impl Changes {
+    fn len(&self) -> usize {
+        self.words.len() + self.scores.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Writes `changes`: scores with their words and rules, and scores alone.
+async fn update_grant_risk(conn: &mut AnyConnection, backend: Backend, changes: Changes) -> Result<()> {
+    let columns = [("risk_score", true), ("risk_words", false), ("risk_hash", true), ("risk_rules", false)];
+    crate::db::update_many(&mut *conn, backend, "access_grant", "access_grant_id", &columns, changes.words).await?;
+    crate::db::update_many(conn, backend, "access_grant", "access_grant_id", &columns[..1], changes.scores).await
 }
 
 /// Distribution, factor counts and the riskiest grants, for the risk page.
