@@ -86,6 +86,7 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
     let (again, again_out) = run_timed(&mut import("bench"))?;
     let (first_apply, first_scoring) = phases(&first_out);
     let (again_apply, again_scoring) = phases(&again_out);
+    let rescores = settings_change(&exe, &url).await?;
 
     // The reference: the sqlite3 shell's .import of the same files into plain tables.
     let reference_db = args.dir.join("reference.db");
@@ -139,6 +140,10 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
         println!("  applying / reference        {:>8.2}×", first_apply / reference.as_secs_f64());
     }
 
+    for line in rescores {
+        println!("{line}");
+    }
+
     // The identities page: filtered, paged, rendered on the server, through the router.
     let db = Db::connect(&url).await?;
     let token = repo::sign_in(
@@ -165,6 +170,57 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
     pages(&router, &token, "grants query (two filters) ", &paths, args.requests).await?;
     println!("  ({grants} grants imported)");
     campaigns(&url, args.requests, &args.dir).await
+}
+
+/// Scoring after a recorded settings change that moves most scores, then after every grant's
+/// words went stale (as a day later, when every idle grant has been idle one day longer), each
+/// `attest rescore` in a child process so its peak memory is its own. Returns lines to print.
+async fn settings_change(exe: &std::path::Path, url: &str) -> Result<Vec<String>, AnyError> {
+    use app::scoring::server::settings;
+    let db = Db::connect(url).await?;
+    let mut changed = settings::current(&db.pool).await?;
+    for points in [&mut changed.dormant_points, &mut changed.admin_points, &mut changed.write_points, &mut changed.no_expiry_points] {
+        *points += 5;
+    }
+    settings::save(&db, &changed, "attest bench", "bench", app::db::now()).await?;
+    sqlx::query("create table bench_score as select access_grant_id, risk_score from access_grant").execute(&db.pool).await?;
+    let mut lines = Vec::new();
+    let rescore = || {
+        let child = Command::new(exe)
+            .arg("rescore")
+            .env("DATABASE_URL", url)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        let started = Instant::now();
+        let (output, peak) = wait_with_peak_output(child)?;
+        output?;
+        Ok::<_, AnyError>((started.elapsed(), peak))
+    };
+    let (took, peak) = rescore()?;
+    let moved: i64 = sqlx::query_scalar(
+        "select count(*) from access_grant g join bench_score b on b.access_grant_id = g.access_grant_id where g.risk_score <> b.risk_score",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    lines.push(format!(
+        "  rescore after a settings change {:>4.2} s  {} scores moved  peak RSS {peak:.0} MiB",
+        took.as_secs_f64(),
+        app::components::thousands(moved)
+    ));
+    sqlx::query("drop table bench_score").execute(&db.pool).await?;
+    let stale = sqlx::query("update access_grant set risk_words = '', risk_hash = 0 where ended_at is null")
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    let (took, peak) = rescore()?;
+    lines.push(format!(
+        "  rescore, every grant's words stale {:>4.2} s  {} rewritten  peak RSS {peak:.0} MiB",
+        took.as_secs_f64(),
+        app::components::thousands(stale as i64)
+    ));
+    db.pool.close().await;
+    Ok(lines)
 }
 
 /// Requests `paths` in turn, `requests` times after ten to warm up, and prints how long the
@@ -490,6 +546,6 @@ fn wait_with_peak_output(mut child: std::process::Child) -> Result<(Result<Strin
     if let Some(mut stdout) = stdout {
         stdout.read_to_string(&mut out)?;
     }
-    let result = if status.success() { Ok(out) } else { Err(format!("attest import failed ({status}): {out}").into()) };
+    let result = if status.success() { Ok(out) } else { Err(format!("attest failed ({status}): {out}").into()) };
     Ok((result, peak))
 }

@@ -54,6 +54,10 @@ pub enum Command {
     Export(ExportArgs),
     /// Open follow-up reviews for exceptions whose date has passed (the server does this too).
     FollowUp,
+    /// Score every active grant again with the settings in force (saving settings on the risk
+    /// page and every import do this too), for example after a day without imports, since
+    /// dormancy grows with time.
+    Rescore,
 }
 
 #[derive(Debug, clap::Args)]
@@ -474,6 +478,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             let db = connect(&cli.database_url).await?;
             let opened = app::evidence::server::exceptions::follow_up_expired(&db, app::db::now()).await?;
             println!("{} follow-up review(s) opened for expired exceptions", opened.len());
+        }
+        Command::Rescore => {
+            let db = connect(&cli.database_url).await?;
+            let started = std::time::Instant::now();
+            let scored = app::scoring::server::repo::rescore(&db).await?;
+            println!("{scored} active grants scored in {:.2} s", started.elapsed().as_secs_f64());
         }
     }
     Ok(ExitCode::SUCCESS)

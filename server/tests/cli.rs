@@ -38,6 +38,32 @@ on_both_databases! {
         assert!(out.contains("(6 rows)"), "{out}");
     }
 
+    async fn the_cli_scores_every_grant_again_and_brings_back_explanations_that_went_stale(app: TestApp) {
+        let estate = fixture("estate");
+        let (ok, _, err) = attest(&app.url, &["import", "csv", estate.to_str().unwrap()]);
+        assert!(ok, "{err}");
+        let stored = || async {
+            let rows: Vec<(i64, i64, String, String)> =
+                sqlx::query_as("select access_grant_id, risk_score, risk_words, risk_rules from access_grant order by access_grant_id")
+                    .fetch_all(&app.db.pool)
+                    .await
+                    .expect("grants");
+            rows
+        };
+        let as_imported = stored().await;
+        assert!(as_imported.iter().any(|g| !g.2.is_empty()), "some grants are explained");
+        // As after an upgrade, or a day later, when the words no longer say what is stored.
+        sqlx::query("update access_grant set risk_score = 0, risk_words = 'stale', risk_hash = 0, risk_rules = ''")
+            .execute(&app.db.pool)
+            .await
+            .expect("stale");
+
+        let (ok, out, err) = attest(&app.url, &["rescore"]);
+        assert!(ok, "{err}");
+        assert!(out.contains(&format!("{} active grants scored", as_imported.len())), "{out}");
+        assert_eq!(stored().await, as_imported, "every score and explanation is back");
+    }
+
     async fn the_cli_reports_bad_input_and_exits_non_zero(app: TestApp) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("identities.csv"), "id,kind,display_name\nx,human,\n").unwrap();
