@@ -46,6 +46,29 @@ on_both_databases! {
         }
     }
 
+    async fn a_first_import_of_many_identities_leaves_every_index_in_place(app: TestApp) {
+        // Large enough that SQLite builds the identity indexes after the rows instead of with them.
+        let indexes = "select count(*) from sqlite_master where type = 'index' and tbl_name = 'identity'";
+        let indexes = if app.db.backend == app::db::Backend::Sqlite { indexes } else { "select count(*) from pg_indexes where tablename = 'identity'" };
+        let before = app.count(indexes).await;
+        let dir = tempfile::tempdir().expect("dir");
+        let mut identities = String::from("id,kind,display_name,email,owner,department\n");
+        for n in 0..25_000 {
+            identities.push_str(&format!("u{n:05},human,Person {n},p{n}@example.com,,Dept {}\n", n % 7));
+        }
+        identities.push_str("svc-payments,service_account,Payments batch,,p7@example.com,\n");
+        fs::write(dir.path().join("identities.csv"), identities).expect("write");
+        fs::write(dir.path().join("grants.csv"), "identity,application,entitlement\nsvc-payments,billing,admin\nu00001,billing,read\n").expect("write");
+
+        let summary = app.import(dir.path(), "hr").await.expect("imports");
+        assert_eq!(summary.identities_added, 25_001);
+        assert_eq!(app.count(indexes).await, before, "{}: every index is back", app.backend);
+        assert_eq!(app.count("select count(*) from identity i join identity o on o.identity_id = i.owner_identity_id where o.external_id = 'u00007'").await, 1);
+        assert_eq!(app.count("select count(*) from identity where department = 'Dept 3'").await, 3_571);
+        let page = app.get("/identities?q=payments").await;
+        assert!(page.body.contains("Payments batch"), "the name search finds it");
+    }
+
     async fn reimporting_the_same_bundle_changes_nothing(app: TestApp) {
         app.import(&fixture("estate"), "hr").await.expect("first import");
         let before = estate_counts(&app).await;

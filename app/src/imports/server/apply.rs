@@ -10,7 +10,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::Progress;
 use super::model::Snapshot;
-use crate::db::{Db, JsonPages, Result, Sql, Value, now};
+use crate::db::{Db, JsonPages, Result, SetAside, Sql, Value, now};
 use crate::imports::ImportSummary;
 use crate::scoring::server::repo::Scoring;
 
@@ -266,6 +266,8 @@ async fn write_on(
         }
     }
     summary.identities_added = inserts.len() as i64;
+    // Built again after the owners, managers and scores are written: not updated for those either.
+    let identity_indexes = SetAside::before_insert(conn, backend, "identity", inserts.len()).await?;
     let head = format!("insert into identity (source_id, created_at, updated_at, external_id, {})", columns.join(", "));
     let constants = [Value::Int(source_id), Value::Int(started), Value::Int(started)];
     crate::db::insert_many(conn, backend, &head, &constants, inserts.into_iter(), |n| progress.set(n)).await?;
@@ -495,6 +497,8 @@ async fn write_on(
     laps.mark("inserting new grants");
     let (scored, scoring_time) = scoring.finish(conn).await?;
     laps.mark("identity scores and the risk index");
+    identity_indexes.restore(conn).await?;
+    laps.mark("identity indexes built again");
     summary.grants_scored = scored;
     summary.scoring_ms = scoring_time.as_millis() as u64;
 
