@@ -481,33 +481,13 @@ impl JsonPages {
         executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     ) -> Result<Option<Vec<T>>> {
         use sqlx::Row;
-        if self.done {
-            return Ok(None);
-        }
         let (array, aggregate) = json_page(self.backend);
-        let text = format!(
-            "select {aggregate} as items, max(id) as last from (select {key} as id, {array}({columns}) as j {from} and {key} > $1 \
-             order by {key} limit $2) page",
-            key = self.key,
-            columns = self.columns.join(", "),
-            from = self.from,
-        );
-        let mut values = vec![Value::Int(self.after), Value::Int(self.page)];
-        values.extend(self.values.iter().cloned());
-        let sql = Sql { text, values };
-        let row = sql.query()?.fetch_one(executor).await?;
-        let last: Option<i64> = row.try_get("last")?;
-        let Some(last) = last else {
-            self.done = true;
+        let inner = format!("{array}({}) as j", self.columns.join(", "));
+        let Some(row) = self.fetch(executor, &format!("{aggregate} as items, count(*) as n"), &inner).await? else {
             return Ok(None);
         };
         let items: String = row.try_get("items")?;
-        let rows: Vec<T> = serde_json::from_str(&items).map_err(|e| decode_err("items", e.to_string()))?;
-        if (rows.len() as i64) < self.page {
-            self.done = true;
-        }
-        self.after = last;
-        Ok(Some(rows))
+        Ok(Some(serde_json::from_str(&items).map_err(|e| decode_err("items", e.to_string()))?))
     }
 
     /// The next page as one JSON array per column, or `None` after the last. For large reads:
@@ -515,38 +495,50 @@ impl JsonPages {
     /// every row a JSON text of its own and reads it back, which costs SQLite twice as much.
     pub async fn next_columns<'e>(&mut self, executor: impl sqlx::Executor<'e, Database = sqlx::Any>) -> Result<Option<Columns>> {
         use sqlx::Row;
-        if self.done {
-            return Ok(None);
-        }
         let width = self.columns.len();
         let aggregate = |i: usize| match self.backend {
             Backend::Sqlite => format!("json_group_array(c{i}) as a{i}"),
             Backend::Postgres => format!("json_agg(c{i} order by id)::text as a{i}"),
         };
-        let inner: Vec<String> = self.columns.iter().enumerate().map(|(i, c)| format!("{c} as c{i}")).collect();
+        let outer = (0..width).map(aggregate).chain(["count(*) as n".to_string()]).collect::<Vec<_>>().join(", ");
+        let inner = self.columns.iter().enumerate().map(|(i, c)| format!("{c} as c{i}")).collect::<Vec<_>>().join(", ");
+        let Some(row) = self.fetch(executor, &outer, &inner).await? else {
+            return Ok(None);
+        };
+        let rows: i64 = row.try_get("n")?;
+        let arrays = (0..width).map(|i| row.try_get::<String, _>(format!("a{i}").as_str())).collect::<std::result::Result<_, _>>()?;
+        Ok(Some(Columns { arrays, rows: rows as usize }))
+    }
+
+    /// Reads the next page as one row of `outer` (aggregates that include `count(*) as n`) over
+    /// the page's rows, each `{key} as id, {inner}`; `None` after the last page.
+    async fn fetch<'e>(
+        &mut self,
+        executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+        outer: &str,
+        inner: &str,
+    ) -> Result<Option<sqlx::any::AnyRow>> {
+        use sqlx::Row;
+        if self.done {
+            return Ok(None);
+        }
         let text = format!(
-            "select {}, count(*) as n, max(id) as last from (select {key} as id, {} {from} and {key} > $1 order by {key} limit $2) page",
-            (0..width).map(aggregate).collect::<Vec<_>>().join(", "),
-            inner.join(", "),
+            "select {outer}, max(id) as last from (select {key} as id, {inner} {from} and {key} > $1 order by {key} limit $2) page",
             key = self.key,
             from = self.from,
         );
         let mut values = vec![Value::Int(self.after), Value::Int(self.page)];
         values.extend(self.values.iter().cloned());
-        let sql = Sql { text, values };
-        let row = sql.query()?.fetch_one(executor).await?;
+        let row = Sql { text, values }.query()?.fetch_one(executor).await?;
         let last: Option<i64> = row.try_get("last")?;
         let Some(last) = last else {
             self.done = true;
             return Ok(None);
         };
         let rows: i64 = row.try_get("n")?;
-        let arrays = (0..width).map(|i| row.try_get::<String, _>(format!("a{i}").as_str())).collect::<std::result::Result<_, _>>()?;
-        if rows < self.page {
-            self.done = true;
-        }
+        self.done = rows < self.page;
         self.after = last;
-        Ok(Some(Columns { arrays, rows: rows as usize }))
+        Ok(Some(row))
     }
 }
 
