@@ -58,12 +58,12 @@ struct Grant {
     granted_at: Option<i64>,
     last_used_at: Option<i64>,
     stored_score: i64,
-    stored_words: i64,
+    stored_hash: i64,
 }
 
 /// The stored hash of a grant's risk words: 64-bit FNV-1a, the same on every machine and
 /// version, never 0.
-pub fn hash_words(words: &str) -> i64 {
+fn hash_words(words: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in words.bytes() {
         hash ^= u64::from(byte);
@@ -175,7 +175,7 @@ async fn grants(conn: &mut AnyConnection, backend: Backend) -> Result<Vec<Grant>
                 granted_at: granted[n],
                 last_used_at: used[n],
                 stored_score: scores[n],
-                stored_words: hashes[n],
+                stored_hash: hashes[n],
             });
         }
     }
@@ -418,7 +418,7 @@ impl Scoring {
             let value = i64::from(result.value);
             let words = result.words();
             let hash = hash_words(&words);
-            if grant.stored_words != hash {
+            if grant.stored_hash != hash {
                 changed.words.push(vec![
                     Value::Int(grant.id),
                     Value::Int(value),
