@@ -249,10 +249,11 @@ fn rows_per_batch(backend: Backend, width: usize) -> usize {
 /// Fewer new rows than this are inserted with every index in place.
 const SET_ASIDE_FROM_ROWS: usize = 20_000;
 
-/// A table's plain indexes, dropped while a bulk insert at least doubles the table: SQLite
-/// builds an index from the finished table, sorted once, faster than it grows one row at a
-/// time (100,000 identities with their eight plain indexes: about 1.3 s saved, 0.6 s to build
-/// them again). Unique indexes stay, so duplicates are still refused as they arrive. The drop
+/// Indexes dropped while many rows of their table change, and built again after from the
+/// statements that made them: a table's plain indexes while a bulk insert at least doubles the
+/// table, or the grants' risk index while most scores change. SQLite builds an index from the
+/// finished table, sorted once, faster than it grows one row at a time (100,000 identities
+/// with their eight plain indexes: about 1.3 s saved, 0.6 s to build them again). Unique indexes stay, so duplicates are still refused as they arrive. The drop
 /// happens inside the caller's transaction: a rollback brings the indexes back, and readers on
 /// other connections see them throughout. SQLite only: on PostgreSQL a dropped index would
 /// lock readers out of the table until the transaction ends.
@@ -279,6 +280,22 @@ impl SetAside {
         .bind(table)
         .fetch_all(&mut *conn)
         .await?;
+        SetAside::drop(conn, indexes).await
+    }
+
+    /// Drops the index `name` (SQLite only), to be built again by `restore` after many rows of
+    /// its table changed.
+    pub async fn index(conn: &mut sqlx::AnyConnection, name: &str) -> Result<SetAside> {
+        let indexes: Vec<(String, String)> =
+            sqlx::query_as("select name, sql from sqlite_master where type = 'index' and name = $1 and sql is not null")
+                .bind(name)
+                .fetch_all(&mut *conn)
+                .await?;
+        SetAside::drop(conn, indexes).await
+    }
+
+    /// Drops `indexes` (name, `create index` statement), keeping their statements.
+    async fn drop(conn: &mut sqlx::AnyConnection, indexes: Vec<(String, String)>) -> Result<SetAside> {
         let mut creates = Vec::with_capacity(indexes.len());
         for (name, create) in indexes {
             sqlx::query(&format!("drop index {name}")).execute(&mut *conn).await?;

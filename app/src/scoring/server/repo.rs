@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use sqlx::{AnyConnection, Row};
 
-use crate::db::{Backend, Db, JsonPages, Result, Value};
+use crate::db::{Backend, Db, JsonPages, Result, SetAside, Value};
 use crate::identities::{Criticality, IdentityKind, IdentityStatus, Privilege};
 use crate::scoring::{Input, Score, Settings, score};
 
@@ -245,8 +245,8 @@ pub struct Scoring {
     toxic: HashMap<i64, String>,
     scored: u64,
     changed: usize,
-    /// The risk index is dropped and must be built again at the end.
-    rebuild: bool,
+    /// The risk index, when it was dropped and must be built again at the end.
+    rebuild: Option<SetAside>,
     /// Time spent scoring, for the import's summary.
     elapsed: std::time::Duration,
 }
@@ -295,7 +295,7 @@ impl Scoring {
             toxic,
             scored: 0,
             changed: 0,
-            rebuild: false,
+            rebuild: None,
             elapsed: clock.elapsed(),
         })
     }
@@ -372,9 +372,8 @@ impl Scoring {
     /// index again at the end than one by one. SQLite only: on PostgreSQL dropping an index
     /// would lock readers out of the grants until the transaction ends.
     pub async fn expect_writes(&mut self, conn: &mut AnyConnection, rows: usize) -> Result<()> {
-        if self.backend == Backend::Sqlite && !self.rebuild && self.changed + rows > REBUILD_INDEX_ABOVE {
-            sqlx::query("drop index access_grant_risk").execute(&mut *conn).await?;
-            self.rebuild = true;
+        if self.backend == Backend::Sqlite && self.rebuild.is_none() && self.changed + rows > REBUILD_INDEX_ABOVE {
+            self.rebuild = Some(SetAside::index(conn, "access_grant_risk").await?);
         }
         self.changed += rows;
         Ok(())
@@ -443,8 +442,8 @@ impl Scoring {
         )
         .execute(&mut *conn)
         .await?;
-        if self.rebuild {
-            sqlx::query("create index access_grant_risk on access_grant (risk_score, access_grant_id)").execute(&mut *conn).await?;
+        if let Some(risk_index) = self.rebuild.take() {
+            risk_index.restore(conn).await?;
         }
         let moved: Vec<Vec<Value>> = self
             .identities
