@@ -313,6 +313,31 @@ impl SetAside {
     }
 }
 
+/// `n` ids for rows about to be inserted into `table` in the current transaction, so that rows
+/// of another table can refer to them without reading them back. On SQLite the ids after the
+/// largest one, which no other connection can take while this transaction holds the write lock
+/// (the caller must have written already); on PostgreSQL, drawn from the table's sequence.
+pub async fn reserve_ids(conn: &mut sqlx::AnyConnection, backend: Backend, table: &str, n: usize) -> Result<Vec<i64>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    match backend {
+        Backend::Sqlite => {
+            let last: i64 = sqlx::query_scalar(&format!("select coalesce(max({table}_id), 0) from {table}")).fetch_one(&mut *conn).await?;
+            Ok((1..=n as i64).map(|k| last + k).collect())
+        }
+        Backend::Postgres => {
+            let ids: String = sqlx::query_scalar(&format!(
+                "select json_agg(nextval(pg_get_serial_sequence('{table}', '{table}_id')))::text from generate_series(1, $1)"
+            ))
+            .bind(n as i64)
+            .fetch_one(&mut *conn)
+            .await?;
+            serde_json::from_str(&ids).map_err(|e| decode_err(table, e.to_string()))
+        }
+    }
+}
+
 /// Inserts rows through `head` (`insert into t (a, b, …)`), whose first columns take the
 /// same `constants` in every row and the rest the values of `rows`. On PostgreSQL column types
 /// are read from the first row's values, which keep their type even when null.

@@ -183,7 +183,7 @@ async fn settings_change(exe: &std::path::Path, url: &str) -> Result<Vec<String>
         *points += 5;
     }
     settings::save(&db, &changed, "attest bench", "bench", app::db::now()).await?;
-    sqlx::query("create table bench_score as select access_grant_id, risk_score from access_grant").execute(&db.pool).await?;
+    sqlx::query("create table bench_score as select access_grant_id, risk_score from grant_score").execute(&db.pool).await?;
     let mut lines = Vec::new();
     let rescore = || {
         let child = Command::new(exe)
@@ -199,7 +199,7 @@ async fn settings_change(exe: &std::path::Path, url: &str) -> Result<Vec<String>
     };
     let (took, peak) = rescore()?;
     let moved: i64 = sqlx::query_scalar(
-        "select count(*) from access_grant g join bench_score b on b.access_grant_id = g.access_grant_id where g.risk_score <> b.risk_score",
+        "select count(*) from grant_score g join bench_score b on b.access_grant_id = g.access_grant_id where g.risk_score <> b.risk_score",
     )
     .fetch_one(&db.pool)
     .await?;

@@ -44,7 +44,10 @@ on_both_databases! {
         assert!(ok, "{err}");
         let stored = || async {
             let rows: Vec<(i64, i64, String, String)> =
-                sqlx::query_as("select access_grant_id, risk_score, risk_words, risk_rules from access_grant order by access_grant_id")
+                sqlx::query_as(
+                "select g.access_grant_id, s.risk_score, g.risk_words, g.risk_rules from access_grant g \
+                 join grant_score s on s.access_grant_id = g.access_grant_id order by g.access_grant_id",
+            )
                     .fetch_all(&app.db.pool)
                     .await
                     .expect("grants");
@@ -53,10 +56,11 @@ on_both_databases! {
         let as_imported = stored().await;
         assert!(as_imported.iter().any(|g| !g.2.is_empty()), "some grants are explained");
         // As after an upgrade, or a day later, when the words no longer say what is stored.
-        sqlx::query("update access_grant set risk_score = 0, risk_words = 'stale', risk_hash = 0, risk_rules = ''")
+        sqlx::query("update access_grant set risk_words = 'stale', risk_hash = 0, risk_rules = ''")
             .execute(&app.db.pool)
             .await
             .expect("stale");
+        sqlx::query("update grant_score set risk_score = 0").execute(&app.db.pool).await.expect("stale");
 
         let (ok, out, err) = attest(&app.url, &["rescore"]);
         assert!(ok, "{err}");

@@ -3,7 +3,8 @@ use crate::on_both_databases;
 
 async fn risk_of(app: &crate::helpers::TestApp, identity: &str, entitlement: &str) -> (i64, String) {
     let row: (i64, String) = sqlx::query_as(
-        "select g.risk_score, g.risk_words from access_grant g join identity i on i.identity_id = g.identity_id \
+        "select s.risk_score, g.risk_words from access_grant g join grant_score s on s.access_grant_id = g.access_grant_id \
+         join identity i on i.identity_id = g.identity_id \
          join entitlement e on e.entitlement_id = g.entitlement_id where i.external_id = $1 and e.name = $2",
     )
     .bind(identity)
@@ -112,7 +113,8 @@ on_both_databases! {
         app.import(&fixture("estate"), "contractors").await.expect("imports");
         let stored = || async {
             let grants: Vec<(i64, i64, String, String)> = sqlx::query_as(
-                "select access_grant_id, risk_score, risk_words, risk_rules from access_grant order by access_grant_id",
+                "select g.access_grant_id, s.risk_score, g.risk_words, g.risk_rules from access_grant g \
+                 join grant_score s on s.access_grant_id = g.access_grant_id order by g.access_grant_id",
             )
             .fetch_all(&app.db.pool)
             .await

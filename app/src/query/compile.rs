@@ -141,7 +141,7 @@ fn term(field: Field, op: Op, value: &str, column: usize, now: i64, sql: &mut Sq
             if !(0..=100).contains(&n) {
                 return Err(bad(format!("risk is 0–100, not {n}")));
             }
-            sql.push("g.risk_score").push(sql_op(op)).bind(n);
+            sql.push("s.risk_score").push(sql_op(op)).bind(n);
         }
         Field::ActiveGrants => {
             let n = number(value, column, false)?;

@@ -211,7 +211,7 @@ pub async fn preview(db: &Db, scope: &str, high_risk: i64) -> Result<std::result
     };
     let mut sql = Sql::new(&format!(
         "select count(*) as total, coalesce(sum(case when i.kind = 'human' then 1 else 0 end), 0) as humans, \
-         coalesce(sum(case when g.risk_score >= {high_risk} then 1 else 0 end), 0) as high_risk {FROM_GRANTS}"
+         coalesce(sum(case when s.risk_score >= {high_risk} then 1 else 0 end), 0) as high_risk {FROM_GRANTS}"
     ));
     sql.append(&condition);
     let row = sql.query()?.fetch_one(&db.pool).await?;
@@ -306,7 +306,7 @@ pub async fn launch(db: &Db, campaign_id: i64, by: &CurrentUser) -> Outcome<i64>
          privilege, granted_at, last_used_at, risk_score, risk_words, peers, stage, reviewer_id, reviewer_group_id, assigned_by, version) \
          select {campaign_id}, g.access_grant_id, i.identity_id, i.display_name, i.kind, i.email, i.status, coalesce(o.display_name, i.owner), \
          coalesce(m.display_name, i.manager), i.department, i.purpose, i.last_active_at, i.credential_rotated_at, i.expires_at, a.name, e.name, \
-         e.privilege, g.granted_at, g.last_used_at, g.risk_score, g.risk_words, h.n - 1, 1, {reviewer}, {group}, {assigned}, 0 \
+         e.privilege, g.granted_at, g.last_used_at, s.risk_score, g.risk_words, h.n - 1, 1, {reviewer}, {group}, {assigned}, 0 \
          {FROM_GRANTS} \
          join (select entitlement_id, count(*) as n from access_grant where ended_at is null group by entitlement_id) h \
          on h.entitlement_id = g.entitlement_id \

@@ -76,11 +76,12 @@ async fn follow_up(db: &Db, original: i64, at: i64) -> Result<Option<i64>> {
          privilege, granted_at, last_used_at, risk_score, risk_words, stage, reviewer_id, reviewer_group_id, assigned_by, version) \
          select $1, r.access_grant_id, r.identity_id, r.identity_name, r.identity_kind, r.identity_email, r.identity_status, r.owner_name, \
          r.manager_name, r.department, r.purpose, r.last_active_at, r.credential_rotated_at, r.expires_at, r.application, r.entitlement, \
-         r.privilege, g.granted_at, g.last_used_at, g.risk_score, g.risk_words, 1, \
+         r.privilege, g.granted_at, g.last_used_at, s.risk_score, g.risk_words, 1, \
          case when r.reviewer_id is null and r.reviewer_group_id is not null then null else coalesce(r.reviewer_id, c.fallback_reviewer_id) end, \
          case when r.reviewer_id is null then r.reviewer_group_id else null end, \
          'follow-up: the exception ' || coalesce(r.decided_by, '') || ' granted expired', 0 \
-         from review_item r join access_grant g on g.access_grant_id = r.access_grant_id join campaign c on c.campaign_id = r.campaign_id \
+         from review_item r join access_grant g on g.access_grant_id = r.access_grant_id \
+         join grant_score s on s.access_grant_id = g.access_grant_id join campaign c on c.campaign_id = r.campaign_id \
          where r.follow_up_campaign_id = $1 and g.ended_at is null",
     )
     .bind(campaign_id)

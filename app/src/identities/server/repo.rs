@@ -133,7 +133,7 @@ pub async fn list(db: &Db, filter: &IdentityFilter, per_page: u32) -> Result<Res
 /// What a [`GrantRow`] reads, from [`FROM_GRANTS`].
 const GRANT_COLUMNS: &str = "g.access_grant_id, g.identity_id, i.display_name as identity, i.kind as identity_kind, \
     a.name as application, e.name as entitlement, e.privilege, e.privilege_inferred, \
-    g.granted_at, g.last_used_at, g.granted_by, g.ended_at, g.risk_score, g.risk_words";
+    g.granted_at, g.last_used_at, g.granted_by, g.ended_at, s.risk_score, g.risk_words";
 
 fn grant_row(row: &AnyRow) -> Result<GrantRow> {
     let kind: String = row.try_get("identity_kind")?;
@@ -165,7 +165,7 @@ pub async fn detail(db: &Db, identity_id: i64) -> Result<IdentityDetail> {
 
     let mut sql = Sql::new(&format!("select {GRANT_COLUMNS} {FROM_GRANTS} where g.identity_id = "));
     sql.bind(identity_id);
-    sql.push(" order by g.ended_at is not null, g.risk_score desc, a.name, e.name");
+    sql.push(" order by g.ended_at is not null, s.risk_score desc, a.name, e.name");
     let grants = sql.query()?.fetch_all(&db.pool).await?;
     let grants = grants.iter().map(grant_row).collect::<Result<Vec<_>>>()?;
 
@@ -181,7 +181,7 @@ pub async fn detail(db: &Db, identity_id: i64) -> Result<IdentityDetail> {
 
 /// Current grants, for `attest grants` and exports. `limit` of None lists all.
 pub async fn grants(db: &Db, by_risk: bool, limit: Option<i64>) -> Result<Vec<GrantRow>> {
-    let order = if by_risk { "g.risk_score desc, g.access_grant_id desc" } else { "i.display_name, a.name, e.name" };
+    let order = if by_risk { "s.risk_score desc, s.access_grant_id desc" } else { "i.display_name, a.name, e.name" };
     let mut sql = Sql::new(&format!("select {GRANT_COLUMNS} {FROM_GRANTS} where g.ended_at is null order by {order}"));
     if let Some(limit) = limit {
         sql.push(" limit ").bind(limit);
@@ -220,8 +220,8 @@ pub async fn active_exceptions(db: &Db, grant_ids: &[i64]) -> Result<Vec<(i64, S
 }
 
 /// The grants, their identities, entitlements and applications, for a query's condition.
-pub const FROM_GRANTS: &str = "from access_grant g join identity i on i.identity_id = g.identity_id \
-    join entitlement e on e.entitlement_id = g.entitlement_id join application a on a.application_id = e.application_id";
+pub const FROM_GRANTS: &str = "from access_grant g join grant_score s on s.access_grant_id = g.access_grant_id \
+    join identity i on i.identity_id = g.identity_id join entitlement e on e.entitlement_id = g.entitlement_id join application a on a.application_id = e.application_id";
 
 /// ` where g.ended_at is null and (…)` for a query over [`FROM_GRANTS`], numbered from `$1`,
 /// or the user's mistake with its column.
@@ -253,7 +253,7 @@ pub async fn query_grants(
         let mut sql = Sql::new(&format!("select {GRANT_COLUMNS} {from}"));
         sql.append(&condition);
         sql.push(if by_risk {
-            " order by g.risk_score desc, g.access_grant_id desc"
+            " order by s.risk_score desc, s.access_grant_id desc"
         } else {
             " order by i.display_name, a.name, e.name, g.access_grant_id"
         });
@@ -271,9 +271,8 @@ pub async fn query_grants(
             crate::db::Backend::Postgres => "join",
         };
         let probe = page(&format!(
-            "from (select access_grant_id from access_grant where ended_at is null \
-             order by risk_score desc, access_grant_id desc limit {candidates}) riskiest \
-             {join} access_grant g on g.access_grant_id = riskiest.access_grant_id \
+            "from (select access_grant_id, risk_score from grant_score order by risk_score desc, access_grant_id desc limit {candidates}) s \
+             {join} access_grant g on g.access_grant_id = s.access_grant_id \
              {join} identity i on i.identity_id = g.identity_id {join} entitlement e on e.entitlement_id = g.entitlement_id \
              {join} application a on a.application_id = e.application_id"
         ));

@@ -128,7 +128,7 @@ const WRITE_CACHE_KIB: i64 = 32_768;
 const DEFAULT_CACHE_KIB: i64 = 2_000;
 
 /// The tables a snapshot writes to, whose references are checked before it commits.
-const WRITTEN_TABLES: [&str; 6] = ["identity", "application", "entitlement", "access_grant", "sod_rule", "import_run"];
+const WRITTEN_TABLES: [&str; 7] = ["identity", "application", "entitlement", "access_grant", "grant_score", "sod_rule", "import_run"];
 
 /// Writes `snapshot` in one transaction; returns the summary so far and the source's id.
 ///
@@ -468,17 +468,21 @@ async fn write_on(
     scoring.expect_writes(conn, grant_inserts.len()).await?;
     laps.mark("scoring stored grants");
     progress.phase("writing grants", Some(grant_inserts.len() as u64));
+    // Each new grant's score goes to `grant_score` under the id the grant is inserted with.
+    let ids = crate::db::reserve_ids(conn, backend, "access_grant", grant_inserts.len()).await?;
+    let mut scores: Vec<i64> = Vec::with_capacity(grant_inserts.len());
     let rows = (0..grant_inserts.len()).map(|k| {
         let grant = &snapshot.grants[grant_inserts[k] as usize];
         let (identity, entitlement) = key(k);
         let scored = scoring.score_new(k, identity, entitlement, grant.granted_at, grant.last_used_at);
+        scores.push(scored.value);
         vec![
+            Value::Int(ids[k]),
             Value::Int(identity),
             Value::Int(entitlement),
             grant.granted_at.into(),
             grant.last_used_at.into(),
             grant.granted_by.map(|i| snapshot.names[i as usize].as_str()).into(),
-            Value::Int(scored.value),
             Value::Text(scored.words),
             Value::Int(scored.hash),
             Value::Text(scored.rules),
@@ -487,13 +491,15 @@ async fn write_on(
     crate::db::insert_many(
         conn,
         backend,
-        "insert into access_grant (source_id, created_at, updated_at, identity_id, entitlement_id, granted_at, last_used_at, granted_by, \
-         risk_score, risk_words, risk_hash, risk_rules)",
+        "insert into access_grant (source_id, created_at, updated_at, access_grant_id, identity_id, entitlement_id, granted_at, \
+         last_used_at, granted_by, risk_words, risk_hash, risk_rules)",
         &[Value::Int(source_id), Value::Int(started), Value::Int(started)],
         rows,
         |n| progress.set(n),
     )
     .await?;
+    let scores = (0..ids.len()).map(|k| vec![Value::Int(ids[k]), Value::Int(scores[k])]);
+    crate::db::insert_many(conn, backend, "insert into grant_score (access_grant_id, risk_score)", &[], scores, |_| {}).await?;
     laps.mark("inserting new grants");
     let (scored, scoring_time) = scoring.finish(conn).await?;
     laps.mark("identity scores and the risk index");

@@ -158,9 +158,9 @@ async fn grants(conn: &mut AnyConnection, backend: Backend) -> Result<Vec<Grant>
     let mut found = Vec::new();
     let mut pages = JsonPages::new(
         backend,
-        &["g.access_grant_id", "g.identity_id", "g.entitlement_id", "g.granted_at", "g.last_used_at", "g.risk_score", "g.risk_hash"],
+        &["g.access_grant_id", "g.identity_id", "g.entitlement_id", "g.granted_at", "g.last_used_at", "s.risk_score", "g.risk_hash"],
         "g.access_grant_id",
-        "from access_grant g where g.ended_at is null",
+        "from access_grant g join grant_score s on s.access_grant_id = g.access_grant_id where g.ended_at is null",
         PAGE,
     );
     while let Some(page) = pages.next_columns(&mut *conn).await? {
@@ -373,7 +373,7 @@ impl Scoring {
     /// would lock readers out of the grants until the transaction ends.
     pub async fn expect_writes(&mut self, conn: &mut AnyConnection, rows: usize) -> Result<()> {
         if self.backend == Backend::Sqlite && self.rebuild.is_none() && self.changed + rows > REBUILD_INDEX_ABOVE {
-            self.rebuild = Some(SetAside::index(conn, "access_grant_risk").await?);
+            self.rebuild = Some(SetAside::index(conn, "grant_score_risk").await?);
         }
         self.changed += rows;
         Ok(())
@@ -391,7 +391,7 @@ impl Scoring {
             if page.is_none() && changed.is_empty() {
                 break;
             }
-            self.expect_writes(conn, changed.len()).await?;
+            self.expect_writes(conn, changed.scores.len()).await?;
             // The database writes one page's changes while the next page is scored.
             let backend = self.backend;
             let (written, next) = futures_util::join!(update_grant_risk(conn, backend, std::mem::take(&mut changed)), async {
@@ -418,14 +418,9 @@ impl Scoring {
             let words = result.words();
             let hash = hash_words(&words);
             if grant.stored_hash != hash {
-                changed.words.push(vec![
-                    Value::Int(grant.id),
-                    Value::Int(value),
-                    Value::Text(words),
-                    Value::Int(hash),
-                    Value::Text(rules_text(&result)),
-                ]);
-            } else if grant.stored_score != value {
+                changed.words.push(vec![Value::Int(grant.id), Value::Text(words), Value::Int(hash), Value::Text(rules_text(&result))]);
+            }
+            if grant.stored_score != value {
                 changed.scores.push(vec![Value::Int(grant.id), Value::Int(value)]);
             }
         }
@@ -438,7 +433,13 @@ impl Scoring {
     pub async fn finish(mut self, conn: &mut AnyConnection) -> Result<(u64, std::time::Duration)> {
         let started = std::time::Instant::now();
         sqlx::query(
-            "update access_grant set risk_score = 0, risk_words = '', risk_hash = 0, risk_rules = '' where ended_at is not null and risk_score <> 0",
+            "update grant_score set risk_score = 0 where risk_score <> 0 \
+             and access_grant_id in (select access_grant_id from access_grant where ended_at is not null)",
+        )
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "update access_grant set risk_words = '', risk_hash = 0, risk_rules = '' where ended_at is not null and risk_hash <> 0",
         )
         .execute(&mut *conn)
         .await?;
@@ -470,12 +471,12 @@ fn rules_text(result: &Score) -> String {
     result.factors.iter().map(|f| format!(",{}", f.rule.as_str())).collect::<String>() + ","
 }
 
-/// Stored grants whose score changed. The rules are read off the same factors as the words, so
-/// when the words stay, so do the rules, and only the score is written: a change of weights
-/// rewrites a number per grant, not its explanation.
+/// Stored grants whose score or words changed. The rules are read off the same factors as the
+/// words, so when the words stay, so do the rules. Scores live in `grant_score`, a few bytes a
+/// row: a change of weights rewrites a number per grant, not the grant with its explanation.
 #[derive(Default)]
 struct Changes {
-    /// id, score, words, hash of the words, rules.
+    /// id, words, hash of the words, rules.
     words: Vec<Vec<Value>>,
     /// id, score.
     scores: Vec<Vec<Value>>,
@@ -491,11 +492,11 @@ impl Changes {
     }
 }
 
-/// Writes `changes`: scores with their words and rules, and scores alone.
+/// Writes `changes`: words with their hash and rules, and scores.
 async fn update_grant_risk(conn: &mut AnyConnection, backend: Backend, changes: Changes) -> Result<()> {
-    let columns = [("risk_score", true), ("risk_words", false), ("risk_hash", true), ("risk_rules", false)];
-    crate::db::update_many(&mut *conn, backend, "access_grant", "access_grant_id", &columns, changes.words).await?;
-    crate::db::update_many(conn, backend, "access_grant", "access_grant_id", &columns[..1], changes.scores).await
+    let words = [("risk_words", false), ("risk_hash", true), ("risk_rules", false)];
+    crate::db::update_many(&mut *conn, backend, "access_grant", "access_grant_id", &words, changes.words).await?;
+    crate::db::update_many(conn, backend, "grant_score", "access_grant_id", &[("risk_score", true)], changes.scores).await
 }
 
 /// Distribution, factor counts and the riskiest grants, for the risk page.
@@ -503,9 +504,10 @@ pub async fn overview(db: &Db) -> Result<crate::scoring::RiskOverview> {
     use crate::scoring::{RiskOverview, Rule};
     let mut histogram = vec![(0i64, 0i64); 10];
     for row in sqlx::query(
-        "select case when g.risk_score >= 100 then 9 else g.risk_score / 10 end as band, \
+        "select case when s.risk_score >= 100 then 9 else s.risk_score / 10 end as band, \
          case when i.kind = 'human' then 1 else 0 end as human, count(*) as n \
-         from access_grant g join identity i on i.identity_id = g.identity_id where g.ended_at is null \
+         from access_grant g join grant_score s on s.access_grant_id = g.access_grant_id \
+         join identity i on i.identity_id = g.identity_id where g.ended_at is null \
          group by 1, 2",
     )
     .fetch_all(&db.pool)
@@ -524,7 +526,11 @@ pub async fn overview(db: &Db) -> Result<crate::scoring::RiskOverview> {
             .bind(format!("%,{},%", rule.as_str()))
             .push(&format!(" then 1 else 0 end) as bigint) as r{i}"));
     }
-    sql.push(", cast(sum(g.risk_score) as bigint) as total, count(*) as n from access_grant g join identity i on i.identity_id = g.identity_id where g.ended_at is null group by 1");
+    sql.push(
+        ", cast(sum(s.risk_score) as bigint) as total, count(*) as n from access_grant g \
+         join grant_score s on s.access_grant_id = g.access_grant_id join identity i on i.identity_id = g.identity_id \
+         where g.ended_at is null group by 1",
+    );
     let mut by_rule: Vec<(Rule, i64, i64)> = Rule::ALL.iter().map(|r| (*r, 0, 0)).collect();
     let (mut mean_human, mut mean_machine) = (0, 0);
     for row in sql.query()?.fetch_all(&db.pool).await? {
