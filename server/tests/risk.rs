@@ -42,6 +42,20 @@ on_both_databases! {
         assert_eq!(identity_score, 0);
     }
 
+    async fn a_grant_that_comes_back_in_a_later_snapshot_is_scored_again(app: TestApp) {
+        app.import(&fixture("estate"), "hr").await.expect("imports");
+        let scored = risk_of(&app, "u2", "ReadOnlyAccess").await;
+        let dir = crate::helpers::bundle_copy("estate");
+        let path = dir.path().join("grants.csv");
+        let text = std::fs::read_to_string(&path).unwrap().replace("u2,aws-prod,ReadOnlyAccess,read,2020-01-16,2025-01-30,\n", "");
+        std::fs::write(&path, text).unwrap();
+        app.import(dir.path(), "hr").await.expect("imports");
+        app.import(&fixture("estate"), "hr").await.expect("imports");
+        assert_eq!(risk_of(&app, "u2", "ReadOnlyAccess").await, scored);
+        let identity_score: i64 = sqlx::query_scalar("select risk_score from identity where external_id = 'u2'").fetch_one(&app.db.pool).await.unwrap();
+        assert_eq!(identity_score, scored.0);
+    }
+
     async fn the_identities_page_can_list_the_riskiest_first(app: TestApp) {
         app.import(&fixture("estate"), "hr").await.expect("imports");
         let page = app.get("/identities?sort=risk").await;

@@ -52,14 +52,36 @@ fn read_values(row: &AnyRow, fields: &[(&str, Ty)]) -> Result<Vec<Value>> {
         .collect()
 }
 
-/// Sets `ended_at` on rows of `table` by id, many per statement.
-async fn end_many(conn: &mut AnyConnection, table: &str, ids: &[i64], at: i64) -> Result<()> {
+/// Runs the update `set` makes on the rows whose `key` is among `ids`, many per statement.
+async fn update_in(conn: &mut AnyConnection, set: impl Fn() -> Sql, key: &str, ids: &[i64]) -> Result<()> {
     for chunk in ids.chunks(PARAMS_PER_STATEMENT) {
-        let mut sql = Sql::new(&format!("update {table} set ended_at = "));
-        sql.bind(at).push(", updated_at = ").bind(at).push(&format!(" where {table}_id in ")).push_in(chunk);
+        let mut sql = set();
+        sql.push(&format!(" where {key} in ")).push_in(chunk);
         sql.query()?.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// Sets `ended_at` on rows of `table` by id.
+async fn end_many(conn: &mut AnyConnection, table: &str, ids: &[i64], at: i64) -> Result<()> {
+    let set = || {
+        let mut sql = Sql::new(&format!("update {table} set ended_at = "));
+        sql.bind(at).push(", updated_at = ").bind(at);
+        sql
+    };
+    update_in(conn, set, &format!("{table}_id"), ids).await
+}
+
+/// Ends grants by id. An ended grant is nobody's risk any more: its score and explanation are
+/// cleared as it ends, so scoring never has to look for ended grants.
+async fn end_grants(conn: &mut AnyConnection, ids: &[i64], at: i64) -> Result<()> {
+    let set = || {
+        let mut sql = Sql::new("update access_grant set ended_at = ");
+        sql.bind(at).push(", updated_at = ").bind(at).push(", risk_words = '', risk_hash = 0, risk_rules = ''");
+        sql
+    };
+    update_in(&mut *conn, set, "access_grant_id", ids).await?;
+    update_in(conn, || Sql::new("update grant_score set risk_score = 0"), "access_grant_id", ids).await
 }
 
 async fn ids_by_external_id(conn: &mut AnyConnection, table: &str, source_id: i64) -> Result<HashMap<String, i64>> {
@@ -127,8 +149,12 @@ pub async fn apply(db: &Db, snapshot: Snapshot, actor: &str, progress: &dyn Prog
 const WRITE_CACHE_KIB: i64 = 32_768;
 const DEFAULT_CACHE_KIB: i64 = 2_000;
 
-/// The tables a snapshot writes to, whose references are checked before it commits.
-const WRITTEN_TABLES: [&str; 7] = ["identity", "application", "entitlement", "access_grant", "grant_score", "sod_rule", "import_run"];
+/// The tables a snapshot writes to, whose references are checked before it commits. Grants and
+/// their scores are left out, as they are right by construction and a million of them took
+/// half a second to check: every new grant's identity and entitlement were read back in this
+/// transaction by [`Scoring::read`], which refuses a grant whose either is missing, and every
+/// score row is written under the id its grant was inserted with.
+const WRITTEN_TABLES: [&str; 5] = ["identity", "application", "entitlement", "sod_rule", "import_run"];
 
 /// Writes `snapshot` in one transaction; returns the summary so far and the source's id.
 ///
@@ -436,7 +462,7 @@ async fn write_on(
     summary.grants_added = grant_inserts.len() as i64;
     let gone: Vec<i64> = existing_grants.into_values().filter(|(_, _, ended)| !ended).map(|(id, _, _)| id).collect();
     summary.grants_ended = gone.len() as i64;
-    end_many(conn, "access_grant", &gone, started).await?;
+    end_grants(conn, &gone, started).await?;
     laps.mark("comparing grants");
 
     progress.phase("resolving owners and managers", None);
@@ -498,8 +524,7 @@ async fn write_on(
         |n| progress.set(n),
     )
     .await?;
-    let scores = (0..ids.len()).map(|k| vec![Value::Int(ids[k]), Value::Int(scores[k])]);
-    crate::db::insert_many(conn, backend, "insert into grant_score (access_grant_id, risk_score)", &[], scores, |_| {}).await?;
+    crate::scoring::server::repo::insert_scores(conn, backend, &ids, &scores).await?;
     laps.mark("inserting new grants");
     let (scored, scoring_time) = scoring.finish(conn).await?;
     laps.mark("identity scores and the risk index");
