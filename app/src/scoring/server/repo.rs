@@ -1,5 +1,7 @@
 use std::collections::HashMap;
 
+use rustc_hash::{FxHashMap, FxHashSet};
+
 use serde::Deserialize;
 use sqlx::{AnyConnection, Row};
 
@@ -75,10 +77,10 @@ fn hash_words(words: &str) -> i64 {
 /// Peer groups: people by department; machines by kind and application.
 #[derive(Default)]
 struct Peers {
-    people: HashMap<u32, i64>,
-    people_holding: HashMap<(i64, u32), i64>,
-    machines: HashMap<(IdentityKind, i64), i64>,
-    machines_holding: HashMap<(i64, IdentityKind), i64>,
+    people: FxHashMap<u32, i64>,
+    people_holding: FxHashMap<(i64, u32), i64>,
+    machines: FxHashMap<(IdentityKind, i64), i64>,
+    machines_holding: FxHashMap<(i64, IdentityKind), i64>,
 }
 
 /// Interned departments: `None` is 0.
@@ -92,8 +94,8 @@ impl Departments {
     }
 }
 
-async fn identities(conn: &mut AnyConnection, backend: Backend, departments: &mut Departments) -> Result<HashMap<i64, Identity>> {
-    let mut found = HashMap::new();
+async fn identities(conn: &mut AnyConnection, backend: Backend, departments: &mut Departments) -> Result<FxHashMap<i64, Identity>> {
+    let mut found = FxHashMap::default();
     let mut pages = JsonPages::new(
         backend,
         &[
@@ -138,8 +140,8 @@ async fn identities(conn: &mut AnyConnection, backend: Backend, departments: &mu
     Ok(found)
 }
 
-async fn entitlements(conn: &mut AnyConnection, backend: Backend) -> Result<HashMap<i64, EntitlementIn>> {
-    let mut found = HashMap::new();
+async fn entitlements(conn: &mut AnyConnection, backend: Backend) -> Result<FxHashMap<i64, EntitlementIn>> {
+    let mut found = FxHashMap::default();
     let mut pages = JsonPages::new(
         backend,
         &["e.entitlement_id", "e.privilege", "e.privilege_inferred", "e.application_id", "a.criticality"],
@@ -155,7 +157,10 @@ async fn entitlements(conn: &mut AnyConnection, backend: Backend) -> Result<Hash
 
 /// Every active grant, in id order.
 async fn grants(conn: &mut AnyConnection, backend: Backend) -> Result<Vec<Grant>> {
-    let mut found = Vec::new();
+    // Room for all of them from the start (the ended ones too, as they are not counted apart):
+    // growing a vector of a million grants doubles it while both copies live.
+    let count: i64 = sqlx::query_scalar("select count(*) from grant_score").fetch_one(&mut *conn).await?;
+    let mut found = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     let mut pages = JsonPages::new(
         backend,
         &["g.access_grant_id", "g.identity_id", "g.entitlement_id", "g.granted_at", "g.last_used_at", "s.risk_score", "g.risk_hash"],
@@ -185,8 +190,8 @@ async fn grants(conn: &mut AnyConnection, backend: Backend) -> Result<Vec<Grant>
 /// Counts peers and holders from the identities and the (identity, entitlement) of every
 /// active grant.
 fn peers(
-    identities: &HashMap<i64, Identity>,
-    entitlements: &HashMap<i64, EntitlementIn>,
+    identities: &FxHashMap<i64, Identity>,
+    entitlements: &FxHashMap<i64, EntitlementIn>,
     grants: impl Iterator<Item = (i64, i64)>,
 ) -> Peers {
     let mut peers = Peers::default();
@@ -194,7 +199,7 @@ fn peers(
         *peers.people.entry(identity.department).or_default() += 1;
     }
     // An identity holds an entitlement at most once, so counting grants counts holders.
-    let mut machine_on_app: std::collections::HashSet<(i64, i64)> = std::collections::HashSet::new();
+    let mut machine_on_app: FxHashSet<(i64, i64)> = FxHashSet::default();
     for (identity_id, entitlement_id) in grants {
         let (Some(identity), Some(entitlement)) = (identities.get(&identity_id), entitlements.get(&entitlement_id)) else { continue };
         if identity.kind.is_machine() {
@@ -237,8 +242,8 @@ pub struct Scoring {
     backend: Backend,
     settings: Settings,
     now: i64,
-    identities: HashMap<i64, Identity>,
-    entitlements: HashMap<i64, EntitlementIn>,
+    identities: FxHashMap<i64, Identity>,
+    entitlements: FxHashMap<i64, EntitlementIn>,
     stored: Vec<Grant>,
     peers: Peers,
     /// Conflicts by grant id; a grant not stored yet is keyed `-1 - position`.
