@@ -251,10 +251,11 @@ const SET_ASIDE_FROM_ROWS: usize = 20_000;
 
 /// Indexes dropped while many rows of their table change, and built again after from the
 /// statements that made them: a table's plain indexes while a bulk insert at least doubles the
-/// table, or the grants' risk index while most scores change. SQLite builds an index from the
-/// finished table, sorted once, faster than it grows one row at a time (100,000 identities
-/// with their eight plain indexes: about 1.3 s saved, 0.6 s to build them again). Unique indexes stay, so duplicates are still refused as they arrive. The drop
-/// happens inside the caller's transaction: a rollback brings the indexes back, and readers on
+/// table, or the risk index of `grant_score` while most scores change. SQLite builds an index
+/// from the finished table, sorted once, faster than it grows one row at a time (100,000
+/// identities with their eight plain indexes: about 1.3 s saved, 0.6 s to build them again).
+/// Unique indexes stay, so duplicates are still refused as they arrive. The drop happens
+/// inside the caller's transaction: a rollback brings the indexes back, and readers on
 /// other connections see them throughout. SQLite only: on PostgreSQL a dropped index would
 /// lock readers out of the table until the transaction ends.
 #[must_use = "the indexes are gone until `restore` builds them again"]

@@ -435,8 +435,8 @@ impl Scoring {
     }
 
     /// Builds the risk index again if it was dropped and stores each identity's highest score
-    /// (an ended grant's score was cleared as it ended). Returns how many grants were scored, and the time spent
-    /// scoring all told.
+    /// (an ended grant's score was cleared as it ended). Returns how many grants were scored,
+    /// and the time spent scoring all told.
     pub async fn finish(mut self, conn: &mut AnyConnection) -> Result<(u64, std::time::Duration)> {
         let started = std::time::Instant::now();
         if let Some(risk_index) = self.rebuild.take() {
