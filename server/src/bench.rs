@@ -78,12 +78,14 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
     };
     run_timed(Command::new(&exe).arg("migrate").env("DATABASE_URL", &url))?;
     let grants = grants as u64;
-    let started = Instant::now();
-    let child = import("bench").stdout(std::process::Stdio::piped()).spawn()?;
-    let (status, peak) = wait_with_peak_output(child)?;
-    let first = started.elapsed();
-    let first_out = status?;
-    let (again, again_out) = run_timed(&mut import("bench"))?;
+    // Each import's time, output and peak memory.
+    let timed_import = || {
+        let started = Instant::now();
+        let (output, peak) = wait_with_peak_output(import("bench").stdout(std::process::Stdio::piped()).spawn()?)?;
+        Ok::<_, AnyError>((started.elapsed(), output?, peak))
+    };
+    let (first, first_out, peak) = timed_import()?;
+    let (again, again_out, again_peak) = timed_import()?;
     let (first_apply, first_scoring) = phases(&first_out);
     let (again_apply, again_scoring) = phases(&again_out);
     let rescores = settings_change(&exe, &url).await?;
@@ -133,7 +135,11 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
         per_second(rows, Duration::from_secs_f64(first_apply.max(0.001)))
     );
     println!("    of which scoring {grants} grants {first_scoring:>6.2} s");
-    println!("  re-import (no changes)      {:>8.2} s  {:>10} rows/s", again.as_secs_f64(), per_second(rows, again));
+    println!(
+        "  re-import (no changes)      {:>8.2} s  {:>10} rows/s  peak RSS {again_peak:.0} MiB",
+        again.as_secs_f64(),
+        per_second(rows, again)
+    );
     println!("    of which applying          {again_apply:>6.2} s, scoring {again_scoring:.2} s");
     if let Some(reference) = reference {
         println!("  sqlite3 .import reference   {:>8.2} s  {:>10} rows/s", reference.as_secs_f64(), per_second(rows, reference));
