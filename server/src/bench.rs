@@ -78,14 +78,8 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
     };
     run_timed(Command::new(&exe).arg("migrate").env("DATABASE_URL", &url))?;
     let grants = grants as u64;
-    // Each import's time, output and peak memory.
-    let timed_import = || {
-        let started = Instant::now();
-        let (output, peak) = wait_with_peak_output(import("bench").stdout(std::process::Stdio::piped()).spawn()?)?;
-        Ok::<_, AnyError>((started.elapsed(), output?, peak))
-    };
-    let (first, first_out, peak) = timed_import()?;
-    let (again, again_out, again_peak) = timed_import()?;
+    let (first, first_out, peak) = run_with_peak(&mut import("bench"))?;
+    let (again, again_out, again_peak) = run_with_peak(&mut import("bench"))?;
     let (first_apply, first_scoring) = phases(&first_out);
     let (again_apply, again_scoring) = phases(&again_out);
     let rescores = settings_change(&exe, &url).await?;
@@ -191,19 +185,8 @@ async fn settings_change(exe: &std::path::Path, url: &str) -> Result<Vec<String>
     settings::save(&db, &changed, "attest bench", "bench", app::db::now()).await?;
     sqlx::query("create table bench_score as select access_grant_id, risk_score from grant_score").execute(&db.pool).await?;
     let mut lines = Vec::new();
-    let rescore = || {
-        let child = Command::new(exe)
-            .arg("rescore")
-            .env("DATABASE_URL", url)
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::piped())
-            .spawn()?;
-        let started = Instant::now();
-        let (output, peak) = wait_with_peak_output(child)?;
-        output?;
-        Ok::<_, AnyError>((started.elapsed(), peak))
-    };
-    let (took, peak) = rescore()?;
+    let rescore = || run_with_peak(Command::new(exe).arg("rescore").env("DATABASE_URL", url).env("RUST_LOG", "warn"));
+    let (took, _, peak) = rescore()?;
     let moved: i64 = sqlx::query_scalar(
         "select count(*) from grant_score g join bench_score b on b.access_grant_id = g.access_grant_id where g.risk_score <> b.risk_score",
     )
@@ -219,7 +202,7 @@ async fn settings_change(exe: &std::path::Path, url: &str) -> Result<Vec<String>
         .execute(&db.pool)
         .await?
         .rows_affected();
-    let (took, peak) = rescore()?;
+    let (took, _, peak) = rescore()?;
     lines.push(format!(
         "  rescore, every grant's words stale {:>4.2} s  {} rewritten  peak RSS {peak:.0} MiB",
         took.as_secs_f64(),
@@ -527,13 +510,10 @@ async fn fill_log(db: &Db, campaign_id: i64, total: i64) -> Result<i64, AnyError
 /// kernel's rusage of a child also counts the parent's memory at the time it was spawned, so
 /// it would show this benchmark's own size instead.
 fn wait_with_peak(mut child: std::process::Child) -> Result<(std::process::ExitStatus, f64), AnyError> {
-    let status_file = format!("/proc/{}/status", child.id());
+    let pid = child.id().to_string();
     let mut peak_kib = 0u64;
     loop {
-        if let Ok(text) = std::fs::read_to_string(&status_file)
-            && let Some(kib) =
-                text.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        {
+        if let Some(kib) = app::imports::server::peak_kib(&pid) {
             peak_kib = peak_kib.max(kib);
         }
         if let Some(status) = child.try_wait()? {
@@ -543,15 +523,21 @@ fn wait_with_peak(mut child: std::process::Child) -> Result<(std::process::ExitS
     }
 }
 
-/// `wait_with_peak` for a child whose output is read: its summary is small enough for the pipe.
-fn wait_with_peak_output(mut child: std::process::Child) -> Result<(Result<String, AnyError>, f64), AnyError> {
+/// Runs `command` in a child process and returns how long it took, what it printed and its
+/// peak memory in MiB; its output is a summary, small enough for the pipe.
+fn run_with_peak(command: &mut Command) -> Result<(Duration, String, f64), AnyError> {
     use std::io::Read;
+    let started = Instant::now();
+    let mut child = command.stdout(std::process::Stdio::piped()).spawn()?;
     let stdout = child.stdout.take();
     let (status, peak) = wait_with_peak(child)?;
+    let took = started.elapsed();
     let mut out = String::new();
     if let Some(mut stdout) = stdout {
         stdout.read_to_string(&mut out)?;
     }
-    let result = if status.success() { Ok(out) } else { Err(format!("attest failed ({status}): {out}").into()) };
-    Ok((result, peak))
+    if !status.success() {
+        return Err(format!("attest failed ({status}): {out}").into());
+    }
+    Ok((took, out, peak))
 }

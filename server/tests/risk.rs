@@ -15,6 +15,15 @@ async fn risk_of(app: &crate::helpers::TestApp, identity: &str, entitlement: &st
     row
 }
 
+/// The estate fixture without u2's ReadOnlyAccess on AWS prod, as a next snapshot that ends it.
+fn estate_without_a_grant_of_u2() -> tempfile::TempDir {
+    let dir = crate::helpers::bundle_copy("estate");
+    let path = dir.path().join("grants.csv");
+    let text = std::fs::read_to_string(&path).unwrap().replace("u2,aws-prod,ReadOnlyAccess,read,2020-01-16,2025-01-30,\n", "");
+    std::fs::write(&path, text).unwrap();
+    dir
+}
+
 on_both_databases! {
     async fn every_grant_is_scored_after_an_import_with_its_factors_in_words(app: TestApp) {
         let summary = app.import(&fixture("estate"), "hr").await.expect("imports");
@@ -32,10 +41,7 @@ on_both_databases! {
 
     async fn an_ended_grant_carries_no_risk(app: TestApp) {
         app.import(&fixture("estate"), "hr").await.expect("imports");
-        let dir = crate::helpers::bundle_copy("estate");
-        let path = dir.path().join("grants.csv");
-        let text = std::fs::read_to_string(&path).unwrap().replace("u2,aws-prod,ReadOnlyAccess,read,2020-01-16,2025-01-30,\n", "");
-        std::fs::write(&path, text).unwrap();
+        let dir = estate_without_a_grant_of_u2();
         app.import(dir.path(), "hr").await.expect("imports");
         assert_eq!(risk_of(&app, "u2", "ReadOnlyAccess").await, (0, String::new()));
         let identity_score: i64 = sqlx::query_scalar("select risk_score from identity where external_id = 'u2'").fetch_one(&app.db.pool).await.unwrap();
@@ -45,10 +51,7 @@ on_both_databases! {
     async fn a_grant_that_comes_back_in_a_later_snapshot_is_scored_again(app: TestApp) {
         app.import(&fixture("estate"), "hr").await.expect("imports");
         let scored = risk_of(&app, "u2", "ReadOnlyAccess").await;
-        let dir = crate::helpers::bundle_copy("estate");
-        let path = dir.path().join("grants.csv");
-        let text = std::fs::read_to_string(&path).unwrap().replace("u2,aws-prod,ReadOnlyAccess,read,2020-01-16,2025-01-30,\n", "");
-        std::fs::write(&path, text).unwrap();
+        let dir = estate_without_a_grant_of_u2();
         app.import(dir.path(), "hr").await.expect("imports");
         app.import(&fixture("estate"), "hr").await.expect("imports");
         assert_eq!(risk_of(&app, "u2", "ReadOnlyAccess").await, scored);

@@ -226,19 +226,10 @@ impl Laps {
     }
 
     fn mark(&mut self, step: &str) {
-        tracing::debug!(step, ms = self.0.elapsed().as_millis() as u64, peak_mib = peak_mib(), "import step done");
+        let peak_mib = super::peak_kib("self").unwrap_or(0) / 1024;
+        tracing::debug!(step, ms = self.0.elapsed().as_millis() as u64, peak_mib, "import step done");
         self.0 = std::time::Instant::now();
     }
-}
-
-/// The process's peak memory so far (Linux's `VmHWM`), in MiB; 0 where it cannot be read.
-fn peak_mib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
-    kib.unwrap_or(0) / 1024
 }
 
 /// Fails when a row of the tables the import wrote refers to a row that does not exist.
@@ -532,10 +523,7 @@ async fn write_on(
 
     // By position, not by reference: a closure over `&u32` items makes this future not `Send`
     // for every lifetime, and web handlers need it to be.
-    let key = |k: usize| {
-        let grant = &snapshot.grants[grant_inserts[k] as usize];
-        (snapshot_identity_ids[grant.identity as usize], snapshot_ent_ids[grant.entitlement as usize])
-    };
+    let key = |k: usize| grant_key(grant_inserts[k]);
 
     // The whole estate is scored with the new grants counted among the peers; the new grants
     // are scored as they are inserted, so each is written once.

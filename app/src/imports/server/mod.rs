@@ -6,6 +6,14 @@ pub mod dates;
 pub mod formats;
 pub mod model;
 
+/// The peak memory so far of process `pid` (`self` for this one), in KiB, as Linux keeps it
+/// (`VmHWM`); `None` where it cannot be read. Shown in an import's step log, and read by the
+/// bench for the processes it starts.
+pub fn peak_kib(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|line| line.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 /// Told how far an import has come; the CLI draws a progress bar with it.
 pub trait Progress: Send + Sync {
     fn phase(&self, _name: &str, _total: Option<u64>) {}
