@@ -167,12 +167,14 @@ impl Sql {
         Ok(sqlx::query_with(&self.text, self.arguments()?))
     }
 
-    pub fn arguments(&self) -> Result<AnyArguments<'static>> {
+    /// The values, bound by reference: a text is copied once, by the driver, not here too.
+    pub fn arguments(&self) -> Result<AnyArguments<'_>> {
         let mut args = AnyArguments::default();
+        args.reserve(self.values.len(), 0);
         for value in &self.values {
             let bound = match value {
                 Value::Int(v) => args.add(*v),
-                Value::Text(v) => args.add(v.clone()),
+                Value::Text(v) => args.add(v.as_str()),
                 Value::NullInt => args.add(None::<i64>),
                 Value::NullText => args.add(None::<String>),
             };
@@ -305,6 +307,11 @@ impl SetAside {
         Ok(SetAside { creates })
     }
 
+    /// Whether any index was dropped: the rows being added make a bulk insert.
+    pub fn is_bulk(&self) -> bool {
+        !self.creates.is_empty()
+    }
+
     /// Builds the dropped indexes again.
     pub async fn restore(self, conn: &mut sqlx::AnyConnection) -> Result<()> {
         for create in &self.creates {
@@ -354,20 +361,26 @@ pub async fn insert_many(
     let Some(width) = rows.peek().map(Vec::len) else {
         return Ok(());
     };
-    let per_batch = rows_per_batch(backend, constants.len() + width);
+    let per_batch = rows_per_batch(backend, width);
     let mut done = 0u64;
     let mut batch: Vec<Vec<Value>> = rows.by_ref().take(per_batch).collect();
     while !batch.is_empty() {
         done += batch.len() as u64;
         let sql = match backend {
+            // The constants are bound once per statement, not once per row.
+            Backend::Sqlite if constants.is_empty() => {
+                let mut values = Vec::with_capacity(batch.len() * width);
+                batch.into_iter().for_each(|row| values.extend(row));
+                Sql { text: format!("{head} values {}", bind_markers(values.len() / width, width)), values }
+            }
             Backend::Sqlite => {
-                let text = format!("{head} values {}", bind_markers(batch.len(), constants.len() + width));
-                let mut values = Vec::with_capacity(batch.len() * (constants.len() + width));
-                for row in batch {
-                    values.extend(constants.iter().cloned());
-                    values.extend(row);
-                }
-                Sql { text, values }
+                let columns: Vec<String> =
+                    std::iter::repeat_n("?".to_string(), constants.len()).chain((1..=width).map(|i| format!("column{i}"))).collect();
+                let mut values = Vec::with_capacity(constants.len() + batch.len() * width);
+                values.extend(constants.iter().cloned());
+                batch.into_iter().for_each(|row| values.extend(row));
+                let rows = bind_markers((values.len() - constants.len()) / width, width);
+                Sql { text: format!("{head} select {} from (values {rows})", columns.join(", ")), values }
             }
             Backend::Postgres => {
                 let columns: Vec<String> = (0..constants.len())

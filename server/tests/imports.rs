@@ -67,6 +67,20 @@ on_both_databases! {
         assert_eq!(app.count("select count(*) from identity where department = 'Dept 3'").await, 3_571);
         let page = app.get("/identities?q=payments").await;
         assert!(page.body.contains("Payments batch"), "the name search finds it");
+        let page = app.get("/identities?q=person%2024998").await;
+        assert!(page.body.contains("Person 24998"), "the name search finds the last of the many");
+
+        // Identities imported one by one afterwards are found too.
+        let later = tempfile::tempdir().expect("dir");
+        fs::write(later.path().join("identities.csv"), "id,kind,display_name
+svc-ledger,service_account,Ledger sync
+").expect("write");
+        fs::write(later.path().join("grants.csv"), "identity,application,entitlement
+svc-ledger,billing,read
+").expect("write");
+        app.import(later.path(), "ledger").await.expect("imports");
+        let page = app.get("/identities?q=ledger").await;
+        assert!(page.body.contains("Ledger sync"), "{}: the name search finds an identity added later", app.backend);
     }
 
     async fn reimporting_the_same_bundle_changes_nothing(app: TestApp) {

@@ -232,6 +232,51 @@ impl Laps {
     }
 }
 
+/// The identities' search index while many identities are added (SQLite only): its insert
+/// trigger is dropped, and the new identities are indexed after, in one statement. Row by row,
+/// the index wrote a segment at the end of every insert statement and merged them again and
+/// again: 100,000 identities took about twice as long. Inside the import's transaction, so a
+/// rollback brings the trigger back.
+struct SearchBackfill {
+    /// The trigger's `create` statement, as the migrations wrote it.
+    trigger: String,
+    /// The largest identity id before the insert: every new identity's id is larger.
+    after: i64,
+}
+
+/// Index data SQLite's full-text search holds in memory before it writes a segment, in bytes,
+/// while new identities are indexed in bulk: 100,000 identities fit. Its default, set back
+/// after, is 1 MiB.
+const SEARCH_BULK_HASH_BYTES: i64 = 16 << 20;
+const SEARCH_DEFAULT_HASH_BYTES: i64 = 1 << 20;
+
+impl SearchBackfill {
+    async fn start(conn: &mut AnyConnection) -> Result<SearchBackfill> {
+        let trigger: String =
+            sqlx::query_scalar("select sql from sqlite_master where type = 'trigger' and name = 'identity_search_insert'")
+                .fetch_one(&mut *conn)
+                .await?;
+        let after: i64 = sqlx::query_scalar("select coalesce(max(identity_id), 0) from identity").fetch_one(&mut *conn).await?;
+        sqlx::query("drop trigger identity_search_insert").execute(&mut *conn).await?;
+        Ok(SearchBackfill { trigger, after })
+    }
+
+    async fn finish(self, conn: &mut AnyConnection) -> Result<()> {
+        let hash = "insert into identity_search (identity_search, rank) values ('hashsize', $1)";
+        sqlx::query(hash).bind(SEARCH_BULK_HASH_BYTES).execute(&mut *conn).await?;
+        sqlx::query(
+            "insert into identity_search (rowid, display_name, email, external_id) \
+             select identity_id, display_name, email, external_id from identity where identity_id > $1",
+        )
+        .bind(self.after)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(hash).bind(SEARCH_DEFAULT_HASH_BYTES).execute(&mut *conn).await?;
+        sqlx::query(&self.trigger).execute(&mut *conn).await?;
+        Ok(())
+    }
+}
+
 /// Fails when a row of the tables the import wrote refers to a row that does not exist.
 async fn check_references(conn: &mut AnyConnection) -> Result<()> {
     for table in WRITTEN_TABLES {
@@ -316,7 +361,11 @@ async fn write_on(
         row.extend(identity_values(record));
         row
     });
+    let search = if identity_indexes.is_bulk() { Some(SearchBackfill::start(conn).await?) } else { None };
     crate::db::insert_many(conn, backend, &head, &constants, rows, |n| progress.set(n)).await?;
+    if let Some(search) = search {
+        search.finish(conn).await?;
+    }
     let gone: Vec<i64> = existing.into_values().filter(|(_, _, ended)| !ended).map(|(id, _, _)| id).collect();
     summary.identities_ended = gone.len() as i64;
     end_many(conn, "identity", &gone, started).await?;
@@ -554,11 +603,16 @@ async fn write_on(
             Value::Text(scored.rules),
         ]
     });
+    // On SQLite, a failing row fails the import, whose transaction is then rolled back whole:
+    // `or fail` spares SQLite a journal of each statement's pages to undo just that statement.
+    let insert = if backend == crate::db::Backend::Sqlite { "insert or fail" } else { "insert" };
     crate::db::insert_many(
         conn,
         backend,
-        "insert into access_grant (source_id, created_at, updated_at, access_grant_id, identity_id, entitlement_id, granted_at, \
-         last_used_at, granted_by, risk_words, risk_hash, risk_rules)",
+        &format!(
+            "{insert} into access_grant (source_id, created_at, updated_at, access_grant_id, identity_id, entitlement_id, granted_at, \
+         last_used_at, granted_by, risk_words, risk_hash, risk_rules)"
+        ),
         &[Value::Int(source_id), Value::Int(started), Value::Int(started)],
         rows,
         |n| progress.set(n),
@@ -635,12 +689,11 @@ fn missing(what: &str, id: &str) -> crate::db::DbError {
 /// the first identity with that email, else the first with that id. Worked out in memory from
 /// one read of the identities, so only the rows whose links change are written.
 async fn resolve_people(conn: &mut AnyConnection, backend: crate::db::Backend) -> Result<()> {
-    /// id, email, external id, ended, owner, manager, owner's id, manager's id.
-    #[derive(serde::Deserialize)]
-    struct PersonIn(i64, Option<String>, String, i64, Option<String>, Option<String>, Option<i64>, Option<i64>);
     let mut by_email: HashMap<String, i64> = HashMap::new();
     let mut by_id: HashMap<String, i64> = HashMap::new();
-    let mut linked: Vec<PersonIn> = Vec::new();
+    // Identities with an owner or a manager, given or linked: id, owner, manager, owner's id,
+    // manager's id.
+    let mut linked: Vec<(i64, Option<String>, Option<String>, Option<i64>, Option<i64>)> = Vec::new();
     let mut pages = JsonPages::new(
         backend,
         &[
@@ -658,16 +711,20 @@ async fn resolve_people(conn: &mut AnyConnection, backend: crate::db::Backend) -
         10_000,
     );
     // In id order, so the first identity found for an email or an id is the lowest.
-    while let Some(page) = pages.next::<PersonIn>(&mut *conn).await? {
-        for person in page {
-            if person.3 == 0 {
-                if let Some(email) = &person.1 {
-                    by_email.entry(email.clone()).or_insert(person.0);
+    while let Some(page) = pages.next_columns(&mut *conn).await? {
+        let (ids, ended) = (page.column::<i64>(0)?, page.column::<i64>(3)?);
+        let (mut emails, mut external_ids) = (page.column::<Option<String>>(1)?, page.column::<String>(2)?);
+        let (mut owners, mut managers) = (page.column::<Option<String>>(4)?, page.column::<Option<String>>(5)?);
+        let (owner_ids, manager_ids) = (page.column::<Option<i64>>(6)?, page.column::<Option<i64>>(7)?);
+        for n in 0..page.len() {
+            if ended[n] == 0 {
+                if let Some(email) = emails[n].take() {
+                    by_email.entry(email).or_insert(ids[n]);
                 }
-                by_id.entry(person.2.clone()).or_insert(person.0);
+                by_id.entry(std::mem::take(&mut external_ids[n])).or_insert(ids[n]);
             }
-            if person.4.is_some() || person.5.is_some() || person.6.is_some() || person.7.is_some() {
-                linked.push(person);
+            if owners[n].is_some() || managers[n].is_some() || owner_ids[n].is_some() || manager_ids[n].is_some() {
+                linked.push((ids[n], owners[n].take(), managers[n].take(), owner_ids[n], manager_ids[n]));
             }
         }
     }
@@ -675,8 +732,8 @@ async fn resolve_people(conn: &mut AnyConnection, backend: crate::db::Backend) -
     let changed: Vec<(i64, Option<i64>, Option<i64>)> = linked
         .iter()
         .filter_map(|p| {
-            let (owner, manager) = (find(&p.4), find(&p.5));
-            (owner != p.6 || manager != p.7).then_some((p.0, owner, manager))
+            let (owner, manager) = (find(&p.1), find(&p.2));
+            (owner != p.3 || manager != p.4).then_some((p.0, owner, manager))
         })
         .collect();
     let columns = [("owner_identity_id", true), ("manager_identity_id", true)];

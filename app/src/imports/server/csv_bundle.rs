@@ -2,7 +2,9 @@
 //! `applications.csv`. Columns are found by header name, in any order; unknown columns are
 //! reported as warnings. Every row is checked before anything is written.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+use rustc_hash::FxHashMap;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
@@ -55,7 +57,8 @@ impl Problems {
 struct Table {
     file: String,
     reader: csv::Reader<BufReader<File>>,
-    columns: HashMap<String, usize>,
+    /// Looked up for every field of every row: FxHash, as the names are the file's few headers.
+    columns: FxHashMap<String, usize>,
     len: u64,
 }
 
@@ -71,7 +74,7 @@ impl Table {
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(BufReader::new(file));
         let headers = reader.byte_headers().map_err(|e| problem(Some(1), csv_message(&e)))?.clone();
-        let mut columns = HashMap::new();
+        let mut columns = FxHashMap::default();
         for (i, raw) in headers.iter().enumerate() {
             let header = std::str::from_utf8(raw).map_err(|_| problem(Some(1), "the header is not UTF-8 text".into()))?;
             let header = header.trim_start_matches('\u{feff}').trim().to_ascii_lowercase();
@@ -144,7 +147,7 @@ struct Row<'a> {
     file: &'a str,
     line: u64,
     record: &'a csv::ByteRecord,
-    columns: &'a HashMap<String, usize>,
+    columns: &'a FxHashMap<String, usize>,
 }
 
 impl Row<'_> {
@@ -209,7 +212,7 @@ pub fn read_bundle(dir: &Path, source: &str, progress: &dyn Progress) -> Result<
     // identities.csv
     let mut identity_index: HashMap<String, (u32, u64)> = HashMap::new();
     // Rows already refused; their grants are not reported a second time.
-    let mut refused_identities: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut refused_identities: HashSet<String> = HashSet::new();
     identities.each(progress, &mut problems, |row, problems| match read_identity(row) {
         Ok(record) => match identity_index.get(&record.external_id) {
             Some((_, first)) => {
