@@ -713,18 +713,20 @@ async fn resolve_people(conn: &mut AnyConnection, backend: crate::db::Backend) -
     // In id order, so the first identity found for an email or an id is the lowest.
     while let Some(page) = pages.next_columns(&mut *conn).await? {
         let (ids, ended) = (page.column::<i64>(0)?, page.column::<i64>(3)?);
-        let (mut emails, mut external_ids) = (page.column::<Option<String>>(1)?, page.column::<String>(2)?);
-        let (mut owners, mut managers) = (page.column::<Option<String>>(4)?, page.column::<Option<String>>(5)?);
+        let (emails, external_ids) = (page.column::<Option<String>>(1)?, page.column::<String>(2)?);
+        let (owners, managers) = (page.column::<Option<String>>(4)?, page.column::<Option<String>>(5)?);
         let (owner_ids, manager_ids) = (page.column::<Option<i64>>(6)?, page.column::<Option<i64>>(7)?);
+        // What is kept is copied, so that the page is freed whole: kept in place, its strings
+        // held on to memory the page's other strings left free, and a re-import peaked higher.
         for n in 0..page.len() {
             if ended[n] == 0 {
-                if let Some(email) = emails[n].take() {
-                    by_email.entry(email).or_insert(ids[n]);
+                if let Some(email) = &emails[n] {
+                    by_email.entry(email.clone()).or_insert(ids[n]);
                 }
-                by_id.entry(std::mem::take(&mut external_ids[n])).or_insert(ids[n]);
+                by_id.entry(external_ids[n].clone()).or_insert(ids[n]);
             }
             if owners[n].is_some() || managers[n].is_some() || owner_ids[n].is_some() || manager_ids[n].is_some() {
-                linked.push((ids[n], owners[n].take(), managers[n].take(), owner_ids[n], manager_ids[n]));
+                linked.push((ids[n], owners[n].clone(), managers[n].clone(), owner_ids[n], manager_ids[n]));
             }
         }
     }
