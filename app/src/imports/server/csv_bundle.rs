@@ -3,11 +3,11 @@
 //! reported as warnings. Every row is checked before anything is written.
 
 use std::collections::{HashMap, HashSet};
-
-use rustc_hash::FxHashMap;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
+
+use rustc_hash::FxHashMap;
 
 use super::dates::parse_timestamp;
 use super::model::{ApplicationRecord, EntitlementRecord, GrantRecord, IdentityRecord, Snapshot};
