@@ -167,7 +167,7 @@ impl Sql {
         Ok(sqlx::query_with(&self.text, self.arguments()?))
     }
 
-    /// The values, bound by reference: a text is copied once, by the driver, not here too.
+    /// The values, bound by reference: the driver copies each text, so it is not copied here.
     pub fn arguments(&self) -> Result<AnyArguments<'_>> {
         let mut args = AnyArguments::default();
         args.reserve(self.values.len(), 0);
@@ -240,10 +240,11 @@ const SQLITE_MAX_VALUES: usize = 32_766;
 /// a JSON parameter costs SQLite more than binding them.
 const SQLITE_ROWS_PER_BATCH: usize = 2_500;
 
-/// How many rows of `width` values go in one bulk statement.
-fn rows_per_batch(backend: Backend, width: usize) -> usize {
+/// How many rows of `width` values go in one bulk statement that also binds `shared` values
+/// once.
+fn rows_per_batch(backend: Backend, width: usize, shared: usize) -> usize {
     match backend {
-        Backend::Sqlite => (SQLITE_MAX_VALUES / width.max(1)).min(SQLITE_ROWS_PER_BATCH),
+        Backend::Sqlite => ((SQLITE_MAX_VALUES - shared) / width.max(1)).min(SQLITE_ROWS_PER_BATCH),
         Backend::Postgres => JSON_ROWS_PER_BATCH,
     }
 }
@@ -361,26 +362,26 @@ pub async fn insert_many(
     let Some(width) = rows.peek().map(Vec::len) else {
         return Ok(());
     };
-    let per_batch = rows_per_batch(backend, width);
+    let per_batch = rows_per_batch(backend, width, constants.len());
     let mut done = 0u64;
     let mut batch: Vec<Vec<Value>> = rows.by_ref().take(per_batch).collect();
     while !batch.is_empty() {
         done += batch.len() as u64;
         let sql = match backend {
-            // The constants are bound once per statement, not once per row.
-            Backend::Sqlite if constants.is_empty() => {
-                let mut values = Vec::with_capacity(batch.len() * width);
-                batch.into_iter().for_each(|row| values.extend(row));
-                Sql { text: format!("{head} values {}", bind_markers(values.len() / width, width)), values }
-            }
             Backend::Sqlite => {
-                let columns: Vec<String> =
-                    std::iter::repeat_n("?".to_string(), constants.len()).chain((1..=width).map(|i| format!("column{i}"))).collect();
                 let mut values = Vec::with_capacity(constants.len() + batch.len() * width);
                 values.extend(constants.iter().cloned());
                 batch.into_iter().for_each(|row| values.extend(row));
                 let rows = bind_markers((values.len() - constants.len()) / width, width);
-                Sql { text: format!("{head} select {} from (values {rows})", columns.join(", ")), values }
+                let text = if constants.is_empty() {
+                    format!("{head} values {rows}")
+                } else {
+                    // The constants are bound once per statement, not once per row.
+                    let columns: Vec<String> =
+                        std::iter::repeat_n("?".to_string(), constants.len()).chain((1..=width).map(|i| format!("column{i}"))).collect();
+                    format!("{head} select {} from (values {rows})", columns.join(", "))
+                };
+                Sql { text, values }
             }
             Backend::Postgres => {
                 let columns: Vec<String> = (0..constants.len())
@@ -415,7 +416,7 @@ pub async fn update_many(
 ) -> Result<()> {
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        let batch: Vec<Vec<Value>> = rows.by_ref().take(rows_per_batch(backend, columns.len() + 1)).collect();
+        let batch: Vec<Vec<Value>> = rows.by_ref().take(rows_per_batch(backend, columns.len() + 1, 0)).collect();
         let sql = match backend {
             Backend::Sqlite => {
                 let sets: Vec<String> = columns.iter().enumerate().map(|(n, (name, _))| format!("{name} = v.column{}", n + 2)).collect();

@@ -262,8 +262,8 @@ impl SearchBackfill {
     }
 
     async fn finish(self, conn: &mut AnyConnection) -> Result<()> {
-        let hash = "insert into identity_search (identity_search, rank) values ('hashsize', $1)";
-        sqlx::query(hash).bind(SEARCH_BULK_HASH_BYTES).execute(&mut *conn).await?;
+        let hashsize = "insert into identity_search (identity_search, rank) values ('hashsize', $1)";
+        sqlx::query(hashsize).bind(SEARCH_BULK_HASH_BYTES).execute(&mut *conn).await?;
         sqlx::query(
             "insert into identity_search (rowid, display_name, email, external_id) \
              select identity_id, display_name, email, external_id from identity where identity_id > $1",
@@ -271,7 +271,7 @@ impl SearchBackfill {
         .bind(self.after)
         .execute(&mut *conn)
         .await?;
-        sqlx::query(hash).bind(SEARCH_DEFAULT_HASH_BYTES).execute(&mut *conn).await?;
+        sqlx::query(hashsize).bind(SEARCH_DEFAULT_HASH_BYTES).execute(&mut *conn).await?;
         sqlx::query(&self.trigger).execute(&mut *conn).await?;
         Ok(())
     }
