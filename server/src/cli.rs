@@ -136,6 +136,10 @@ pub struct ServeArgs {
     /// Largest upload the REST API accepts, in MiB.
     #[arg(long, env = "ATTEST_MAX_UPLOAD_MB", default_value_t = 256)]
     pub max_upload_mb: usize,
+    /// Score every active grant again this often, in minutes, as dormancy grows between
+    /// imports (the first time one interval after the start); 0 never does.
+    #[arg(long, env = "ATTEST_RESCORE_MINUTES", default_value_t = 1440)]
+    pub rescore_minutes: u64,
     /// The SMTP server mail goes through: smtp://user:password@host:587 (STARTTLS),
     /// smtps://user:password@host:465 (TLS from the start), or smtp://host:25?tls=none (no
     /// encryption, for a relay on the same host). Without it, mails are written as .eml files.
@@ -329,10 +333,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             state.max_upload_bytes = args.max_upload_mb.saturating_mul(1024 * 1024);
             tracing::info!(transport = %state.mail.transport, "mail");
             let clock = std::sync::Arc::new(app::notifications::server::clock::SystemClock);
+            let rescore = (args.rescore_minutes > 0)
+                .then(|| crate::rescore::spawn(db.clone(), std::time::Duration::from_secs(args.rescore_minutes.saturating_mul(60))));
             let worker = crate::mail::spawn(db, std::sync::Arc::new(mailer), clock, crate::mail::Intervals::default());
             let router = crate::router_with(state, crate::auth::Provider(oidc.clone()));
             let served = crate::serve(router, args.addr, args.demo, oidc.is_some()).await;
             worker.abort();
+            if let Some(rescore) = rescore {
+                rescore.abort();
+            }
             served?;
         }
         Command::Migrate => {

@@ -17,6 +17,7 @@ pub mod evidence;
 pub mod generate;
 pub mod mail;
 pub mod output;
+pub mod rescore;
 pub mod telemetry;
 pub mod upload;
 pub mod web;
