@@ -132,8 +132,9 @@ fn grant_fingerprint(granted_at: Option<i64>, last_used_at: Option<i64>, granted
 
 /// Positions in `grants` in the order of their keys (identity id, entitlement id), given the
 /// ids of the snapshot's identities and entitlements by position. Grants are counted out by
-/// identity, then each identity's few are sorted by entitlement: a million grants in a tenth
-/// of the time a comparison sort of them all took, looking up both ids at every comparison.
+/// identity, then each identity's few are sorted by entitlement. A comparison sort of them all
+/// looked up both ids at every comparison: with it, comparing a first snapshot of a million
+/// grants took 0.26 to 0.30 s, and with this 0.14 to 0.19 s.
 fn in_key_order(grants: &[GrantRecord], identity_ids: &[i64], entitlement_ids: &[i64]) -> Vec<u32> {
     // Each snapshot identity's rank among them by id, and where its grants start.
     let mut by_id: Vec<u32> = (0..identity_ids.len() as u32).collect();
