@@ -42,18 +42,7 @@ on_both_databases! {
         let estate = fixture("estate");
         let (ok, _, err) = attest(&app.url, &["import", "csv", estate.to_str().unwrap()]);
         assert!(ok, "{err}");
-        let stored = || async {
-            let rows: Vec<(i64, i64, String, String)> =
-                sqlx::query_as(
-                "select g.access_grant_id, s.risk_score, g.risk_words, g.risk_rules from access_grant g \
-                 join grant_score s on s.access_grant_id = g.access_grant_id order by g.access_grant_id",
-            )
-                    .fetch_all(&app.db.pool)
-                    .await
-                    .expect("grants");
-            rows
-        };
-        let as_imported = stored().await;
+        let as_imported = app.grant_scores().await;
         assert!(as_imported.iter().any(|g| !g.2.is_empty()), "some grants are explained");
         // As after an upgrade, or a day later, when the words no longer say what is stored.
         sqlx::query("update access_grant set risk_words = 'stale', risk_hash = 0, risk_rules = ''")
@@ -65,7 +54,7 @@ on_both_databases! {
         let (ok, out, err) = attest(&app.url, &["rescore"]);
         assert!(ok, "{err}");
         assert!(out.contains(&format!("{} active grants scored", as_imported.len())), "{out}");
-        assert_eq!(stored().await, as_imported, "every score and explanation is back");
+        assert_eq!(app.grant_scores().await, as_imported, "every score and explanation is back");
     }
 
     async fn the_cli_reports_bad_input_and_exits_non_zero(app: TestApp) {

@@ -191,6 +191,17 @@ impl TestApp {
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.db.pool).await.expect("count")
     }
+
+    /// Every grant's id, score, explanation and rules, in id order.
+    pub async fn grant_scores(&self) -> Vec<(i64, i64, String, String)> {
+        sqlx::query_as(
+            "select g.access_grant_id, s.risk_score, g.risk_words, g.risk_rules from access_grant g \
+             join grant_score s on s.access_grant_id = g.access_grant_id order by g.access_grant_id",
+        )
+        .fetch_all(&self.db.pool)
+        .await
+        .expect("grants")
+    }
 }
 
 impl Drop for TestApp {

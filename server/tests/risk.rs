@@ -89,25 +89,15 @@ on_both_databases! {
 
     async fn the_server_scores_the_estate_again_on_its_own_and_brings_back_explanations_that_went_stale(app: TestApp) {
         app.import(&fixture("estate"), "hr").await.expect("imports");
-        let stored = || async {
-            let rows: Vec<(i64, i64, String)> = sqlx::query_as(
-                "select g.access_grant_id, s.risk_score, g.risk_words from access_grant g \
-                 join grant_score s on s.access_grant_id = g.access_grant_id order by g.access_grant_id",
-            )
-            .fetch_all(&app.db.pool)
-            .await
-            .expect("grants");
-            rows
-        };
-        let as_imported = stored().await;
+        let as_imported = app.grant_scores().await;
         // As a day later, when the words no longer say how long a grant has gone unused.
         sqlx::query("update access_grant set risk_words = 'stale', risk_hash = 0").execute(&app.db.pool).await.expect("stale");
         sqlx::query("update grant_score set risk_score = 0").execute(&app.db.pool).await.expect("stale");
 
         let schedule = server::rescore::spawn(app.db.clone(), std::time::Duration::from_millis(100));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while stored().await != as_imported {
-            assert!(std::time::Instant::now() < deadline, "the scores were not brought back: {:?}", stored().await);
+        while app.grant_scores().await != as_imported {
+            assert!(std::time::Instant::now() < deadline, "the scores were not brought back: {:?}", app.grant_scores().await);
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         schedule.abort();
