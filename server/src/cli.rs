@@ -137,7 +137,8 @@ pub struct ServeArgs {
     #[arg(long, env = "ATTEST_MAX_UPLOAD_MB", default_value_t = 256)]
     pub max_upload_mb: usize,
     /// Score every active grant again this often, in minutes, as dormancy grows between
-    /// imports (the first time one interval after the start); 0 never does. At most a year.
+    /// imports (at each multiple of it since midnight UTC: by default daily at 00:00 UTC);
+    /// 0 never does. At most a year.
     #[arg(long, env = "ATTEST_RESCORE_MINUTES", default_value_t = 1440, value_parser = clap::value_parser!(u64).range(0..=525_600))]
     pub rescore_minutes: u64,
     /// The SMTP server mail goes through: smtp://user:password@host:587 (STARTTLS),

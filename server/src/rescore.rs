@@ -6,12 +6,17 @@ use std::time::Duration;
 
 use app::db::Db;
 
-/// Scores the estate again every `every`, the first time one interval after the start, for
-/// as long as the server runs. A failed run is logged here, once, and the next is tried at
-/// its time.
+/// Scores the estate again every `every`, at each multiple of it since 1970-01-01 00:00 UTC
+/// (daily at midnight UTC for a day), for as long as the server runs: a server restarted more
+/// often than `every` still runs on time. A failed run is logged here, once, and the next is
+/// tried at its time.
 pub fn spawn(db: Db, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let period = u64::try_from(every.as_millis()).unwrap_or(u64::MAX).max(1);
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let into_period = u64::try_from(since_epoch.as_millis()).unwrap_or(0) % period;
+        let first = tokio::time::Instant::now() + Duration::from_millis(period - into_period);
+        let mut ticks = tokio::time::interval_at(first, every);
         // A run that outlasts the interval is followed by the next one interval later, not at once.
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
