@@ -4,6 +4,8 @@ use std::time::Duration;
 use sqlx::any::{AnyArguments, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Arguments};
 
+mod lent_rows;
+
 /// Which database is behind the pool. Query texts are shared; only DDL differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -47,6 +49,7 @@ impl Db {
         let backend: Backend = url.parse()?;
         let url = match backend {
             Backend::Sqlite => {
+                lent_rows::install();
                 create_parent_dir(url)?;
                 if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") }
             }
@@ -233,18 +236,14 @@ impl From<Option<&str>> for Value {
 /// million rows cost a couple of hundred statements instead of a million.
 const JSON_ROWS_PER_BATCH: usize = 5_000;
 
-/// Values one SQLite statement may bind.
-const SQLITE_MAX_VALUES: usize = 32_766;
+/// Rows per bulk statement on SQLite, lent to the database and read through `attest_rows`:
+/// for inserts, the next batch is made while the database writes this one.
+const LENT_ROWS_PER_BATCH: usize = 10_000;
 
-/// Rows per bulk statement on SQLite, each value bound on its own: reading values back out of
-/// a JSON parameter costs SQLite more than binding them.
-const SQLITE_ROWS_PER_BATCH: usize = 2_500;
-
-/// How many rows of `width` values go in one bulk statement that also binds `shared` values
-/// once.
-fn rows_per_batch(backend: Backend, width: usize, shared: usize) -> usize {
+/// How many rows go in one bulk statement.
+fn rows_per_batch(backend: Backend) -> usize {
     match backend {
-        Backend::Sqlite => ((SQLITE_MAX_VALUES - shared) / width.max(1)).min(SQLITE_ROWS_PER_BATCH),
+        Backend::Sqlite => LENT_ROWS_PER_BATCH,
         Backend::Postgres => JSON_ROWS_PER_BATCH,
     }
 }
@@ -348,7 +347,9 @@ pub async fn reserve_ids(conn: &mut sqlx::AnyConnection, backend: Backend, table
 }
 
 /// Inserts rows through `head` (`insert into t (a, b, …)`), whose first columns take the
-/// same `constants` in every row and the rest the values of `rows`. On PostgreSQL column types
+/// same `constants` in every row and the rest the values of `rows` (at most
+/// [`lent_rows::COLUMNS`] of them). On SQLite each batch is lent to the database and read
+/// through `attest_rows`; on PostgreSQL it travels as one JSON parameter, whose column types
 /// are read from the first row's values, which keep their type even when null.
 pub async fn insert_many(
     conn: &mut sqlx::AnyConnection,
@@ -362,26 +363,23 @@ pub async fn insert_many(
     let Some(width) = rows.peek().map(Vec::len) else {
         return Ok(());
     };
-    let per_batch = rows_per_batch(backend, width, constants.len());
+    if backend == Backend::Sqlite && width > lent_rows::COLUMNS {
+        return Err(DbError::Integrity(format!("{head}: {width} values to a row, more than {}", lent_rows::COLUMNS)));
+    }
+    let per_batch = rows_per_batch(backend);
     let mut done = 0u64;
     let mut batch: Vec<Vec<Value>> = rows.by_ref().take(per_batch).collect();
     while !batch.is_empty() {
         done += batch.len() as u64;
-        let sql = match backend {
+        let (sql, lent) = match backend {
             Backend::Sqlite => {
-                let mut values = Vec::with_capacity(constants.len() + batch.len() * width);
-                values.extend(constants.iter().cloned());
-                batch.into_iter().for_each(|row| values.extend(row));
-                let rows = bind_markers((values.len() - constants.len()) / width, width);
-                let text = if constants.is_empty() {
-                    format!("{head} values {rows}")
-                } else {
-                    // The constants are bound once per statement, not once per row.
-                    let columns: Vec<String> =
-                        std::iter::repeat_n("?".to_string(), constants.len()).chain((1..=width).map(|i| format!("column{i}"))).collect();
-                    format!("{head} select {} from (values {rows})", columns.join(", "))
-                };
-                Sql { text, values }
+                let lent = lent_rows::Lent::new(width, batch.into_iter().flatten().collect());
+                // The constants are bound once per statement, not once per row.
+                let columns: Vec<String> =
+                    std::iter::repeat_n("?".to_string(), constants.len()).chain((0..width).map(|i| format!("c{i}"))).collect();
+                let mut values = constants.to_vec();
+                values.push(Value::Int(lent.key()));
+                (Sql { text: format!("{head} select {} from attest_rows(?)", columns.join(", ")), values }, Some(lent))
             }
             Backend::Postgres => {
                 let columns: Vec<String> = (0..constants.len())
@@ -390,7 +388,7 @@ pub async fn insert_many(
                     .collect();
                 let mut values = vec![Value::Text(json_array(&batch)?)];
                 values.extend(constants.iter().cloned());
-                Sql { text: format!("{head} select {} from {JSON_ROWS}", columns.join(", ")), values }
+                (Sql { text: format!("{head} select {} from {JSON_ROWS}", columns.join(", ")), values }, None)
             }
         };
         // The database writes this batch while the next is made: its first poll sends the
@@ -398,6 +396,7 @@ pub async fn insert_many(
         let (written, next) =
             futures_util::join!(sql.query()?.execute(&mut *conn), async { rows.by_ref().take(per_batch).collect::<Vec<_>>() });
         written?;
+        drop(lent);
         on_batch(done);
         batch = next;
     }
@@ -414,36 +413,32 @@ pub async fn update_many(
     columns: &[(&str, bool)],
     rows: impl IntoIterator<Item = Vec<Value>>,
 ) -> Result<()> {
+    let width = columns.len() + 1;
+    if backend == Backend::Sqlite && width > lent_rows::COLUMNS {
+        return Err(DbError::Integrity(format!("update of {table}: {width} values to a row, more than {}", lent_rows::COLUMNS)));
+    }
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        let batch: Vec<Vec<Value>> = rows.by_ref().take(rows_per_batch(backend, columns.len() + 1, 0)).collect();
-        let sql = match backend {
+        let batch: Vec<Vec<Value>> = rows.by_ref().take(rows_per_batch(backend)).collect();
+        let (sql, lent) = match backend {
             Backend::Sqlite => {
-                let sets: Vec<String> = columns.iter().enumerate().map(|(n, (name, _))| format!("{name} = v.column{}", n + 2)).collect();
-                let text = format!(
-                    "update {table} set {} from (values {}) v where {table}.{key} = v.column1",
-                    sets.join(", "),
-                    bind_markers(batch.len(), columns.len() + 1)
-                );
-                Sql { text, values: batch.into_iter().flatten().collect() }
+                let lent = lent_rows::Lent::new(width, batch.into_iter().flatten().collect());
+                let sets: Vec<String> = columns.iter().enumerate().map(|(n, (name, _))| format!("{name} = v.c{}", n + 1)).collect();
+                let text = format!("update {table} set {} from attest_rows(?) v where {table}.{key} = v.c0", sets.join(", "));
+                (Sql { text, values: vec![Value::Int(lent.key())] }, Some(lent))
             }
             Backend::Postgres => {
                 let sets: Vec<String> =
                     columns.iter().enumerate().map(|(n, (name, int))| format!("{name} = {}", json_element(n + 1, *int))).collect();
                 let text =
                     format!("update {table} set {} from {JSON_ROWS} where {table}.{key} = {}", sets.join(", "), json_element(0, true));
-                Sql { text, values: vec![Value::Text(json_array(&batch)?)] }
+                (Sql { text, values: vec![Value::Text(json_array(&batch)?)] }, None)
             }
         };
         sql.query()?.execute(&mut *conn).await?;
+        drop(lent);
     }
     Ok(())
-}
-
-/// `(?, ?, …), (?, ?, …), …`: `rows` rows of `width` SQLite bind markers each.
-fn bind_markers(rows: usize, width: usize) -> String {
-    let row = format!("({})", vec!["?"; width].join(", "));
-    vec![row; rows].join(", ")
 }
 
 /// `rows` as one JSON array of arrays, for [`JSON_ROWS`].

@@ -207,6 +207,49 @@ svc-ledger,billing,read
         assert_eq!(purpose, "posts \"deploy\" notices");
     }
 
+    async fn every_value_of_an_import_larger_than_one_write_is_stored_as_given(app: TestApp) {
+        // More rows than one bulk statement takes, so the values cross several of them.
+        let name = |n: usize| format!("Zoë \"Q\" O'Brien; drop table identity; -- 🚀 {n}");
+        let dir = tempfile::tempdir().expect("dir");
+        let mut identities = String::from("id,kind,display_name,email,department,last_active_at,purpose\n");
+        let mut grants = String::from("identity,application,entitlement,privilege,granted_at,last_used_at,granted_by\n");
+        for n in 0..23_456 {
+            let email = if n % 3 == 0 { String::new() } else { format!("p{n}@example.com") };
+            let used = if n % 5 == 0 { String::new() } else { format!("2026-{:02}-{:02}", n % 12 + 1, n % 28 + 1) };
+            identities.push_str(&format!("u{n},api_key,\"{}\",{email},Dept {},{used},\"line one\nline two\"\n", name(n).replace('"', "\"\""), n % 7));
+            grants.push_str(&format!("u{n},billing,role-{},write,2025-01-{:02},{used},\"{}\"\n", n % 40, n % 28 + 1, name(n).replace('"', "\"\"")));
+        }
+        fs::write(dir.path().join("identities.csv"), identities).expect("write");
+        fs::write(dir.path().join("grants.csv"), grants).expect("write");
+
+        let summary = app.import(dir.path(), "hr").await.expect("imports");
+        assert_eq!((summary.identities_added, summary.grants_added), (23_456, 23_456));
+        for n in [0, 9_999, 10_000, 12_345, 23_455] {
+            let (display, email, purpose, used): (String, Option<String>, String, Option<i64>) =
+                sqlx::query_as("select display_name, email, purpose, last_active_at from identity where external_id = $1")
+                    .bind(format!("u{n}"))
+                    .fetch_one(&app.db.pool)
+                    .await
+                    .expect("identity");
+            assert_eq!(display, name(n), "{}: identity {n}", app.backend);
+            assert_eq!(email.is_none(), n % 3 == 0, "{}: identity {n}'s email", app.backend);
+            assert_eq!(purpose, "line one\nline two");
+            assert_eq!(used.is_none(), n % 5 == 0, "{}: identity {n}'s last activity", app.backend);
+            let (by, privilege): (String, String) = sqlx::query_as(
+                "select g.granted_by, e.privilege from access_grant g join identity i on i.identity_id = g.identity_id \
+                 join entitlement e on e.entitlement_id = g.entitlement_id where i.external_id = $1",
+            )
+            .bind(format!("u{n}"))
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("grant");
+            assert_eq!((by, privilege), (name(n), "write".to_string()), "{}: grant {n}", app.backend);
+        }
+        assert_eq!(app.count("select count(*) from identity where email is null").await, 7_819);
+        assert_eq!(app.count("select count(*) from access_grant where last_used_at is null").await, 4_692);
+        assert_eq!(app.count("select count(*) from grant_score").await, 23_456, "every new grant has its score");
+    }
+
     async fn the_demo_estate_has_every_kind_and_thousands_of_grants(app: TestApp) {
         let summary = server::generate::seed_demo(&app.db, 42, 400).await.expect("seeds");
         assert_eq!(summary.identities_added, 400);
@@ -221,4 +264,16 @@ svc-ledger,billing,read
         assert_eq!(again.identities_added, 0);
         assert_eq!(app.count("select count(*) from identity").await, 400);
     }
+}
+
+#[tokio::test]
+async fn a_view_or_trigger_in_a_database_file_cannot_read_the_rows_an_import_lends_to_sqlite() {
+    let app = TestApp::sqlite().await;
+    let created = sqlx::query("create view lent as select c0 from attest_rows(1)").execute(&app.db.pool).await;
+    let read = match created {
+        Ok(_) => sqlx::query("select * from lent").fetch_all(&app.db.pool).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    let refused = read.expect_err("refused").to_string();
+    assert!(refused.contains("unsafe use of virtual table"), "{refused}");
 }
