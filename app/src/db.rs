@@ -108,7 +108,8 @@ fn create_parent_dir(url: &str) -> Result<()> {
     Ok(())
 }
 
-/// A value bound to a query: the only way user input reaches SQL. Nulls keep their type,
+/// A value bound to a query or lent to SQLite in a bulk write: the only ways user input reaches
+/// SQL, always as a value, never as text of a statement. Nulls keep their type,
 /// because PostgreSQL fixes a prepared statement's parameter types at its first use.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -363,9 +364,6 @@ pub async fn insert_many(
     let Some(width) = rows.peek().map(Vec::len) else {
         return Ok(());
     };
-    if backend == Backend::Sqlite && width > lent_rows::COLUMNS {
-        return Err(DbError::Integrity(format!("{head}: {width} values to a row, more than {}", lent_rows::COLUMNS)));
-    }
     let per_batch = rows_per_batch(backend);
     let mut done = 0u64;
     let mut batch: Vec<Vec<Value>> = rows.by_ref().take(per_batch).collect();
@@ -373,7 +371,7 @@ pub async fn insert_many(
         done += batch.len() as u64;
         let (sql, lent) = match backend {
             Backend::Sqlite => {
-                let lent = lent_rows::Lent::new(width, batch.into_iter().flatten().collect());
+                let lent = lend(head, width, batch)?;
                 // The constants are bound once per statement, not once per row.
                 let columns: Vec<String> =
                     std::iter::repeat_n("?".to_string(), constants.len()).chain((0..width).map(|i| format!("c{i}"))).collect();
@@ -414,15 +412,12 @@ pub async fn update_many(
     rows: impl IntoIterator<Item = Vec<Value>>,
 ) -> Result<()> {
     let width = columns.len() + 1;
-    if backend == Backend::Sqlite && width > lent_rows::COLUMNS {
-        return Err(DbError::Integrity(format!("update of {table}: {width} values to a row, more than {}", lent_rows::COLUMNS)));
-    }
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let batch: Vec<Vec<Value>> = rows.by_ref().take(rows_per_batch(backend)).collect();
         let (sql, lent) = match backend {
             Backend::Sqlite => {
-                let lent = lent_rows::Lent::new(width, batch.into_iter().flatten().collect());
+                let lent = lend(table, width, batch)?;
                 let sets: Vec<String> = columns.iter().enumerate().map(|(n, (name, _))| format!("{name} = v.c{}", n + 1)).collect();
                 let text = format!("update {table} set {} from attest_rows(?) v where {table}.{key} = v.c0", sets.join(", "));
                 (Sql { text, values: vec![Value::Int(lent.key())] }, Some(lent))
@@ -439,6 +434,14 @@ pub async fn update_many(
         drop(lent);
     }
     Ok(())
+}
+
+/// Lends `batch`, rows of `width` values each, to SQLite for one bulk write to `target`.
+fn lend(target: &str, width: usize, batch: Vec<Vec<Value>>) -> Result<lent_rows::Lent> {
+    if width > lent_rows::COLUMNS || batch.iter().any(|row| row.len() != width) {
+        return Err(DbError::Integrity(format!("{target}: rows of {width} values expected, at most {}", lent_rows::COLUMNS)));
+    }
+    Ok(lent_rows::Lent::new(width, batch.into_iter().flatten().collect()))
 }
 
 /// `rows` as one JSON array of arrays, for [`JSON_ROWS`].

@@ -38,6 +38,52 @@ fn phases(output: &str) -> (f64, f64) {
     (numbers.next().unwrap_or(0.0), numbers.next().unwrap_or(0.0))
 }
 
+/// Rounds of the reference and a first import taken in turns.
+const RATIO_ROUNDS: usize = 3;
+
+/// Waits for the disk to write what earlier steps left in the page cache, so a timed step does
+/// not pay for them.
+fn settle() {
+    let _ = Command::new("sync").status();
+    std::thread::sleep(Duration::from_secs(2));
+}
+
+/// The reference: the `sqlite3` shell's `.import` of the bundle's identities and grants into
+/// plain tables of a new database at `db`. None, saying why, when `sqlite3` fails or is missing.
+fn reference(bundle: &std::path::Path, db: &std::path::Path) -> Result<Option<Duration>, AnyError> {
+    let script = format!(
+        ".mode csv\n.import {} identities\n.import {} grants\n",
+        bundle.join("identities.csv").display(),
+        bundle.join("grants.csv").display()
+    );
+    settle();
+    let started = Instant::now();
+    let output = Command::new("sqlite3")
+        .arg(db)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            if let Some(mut stdin) = child.stdin.take() {
+                stdin.write_all(script.as_bytes())?;
+            }
+            child.wait_with_output()
+        });
+    match output {
+        Ok(out) if out.status.success() => Ok(Some(started.elapsed())),
+        Ok(out) => {
+            eprintln!("  sqlite3 failed: {}", String::from_utf8_lossy(&out.stderr));
+            Ok(None)
+        }
+        Err(e) => {
+            eprintln!("  sqlite3 not found ({e}); install it for the reference figure");
+            Ok(None)
+        }
+    }
+}
+
 fn run_timed(command: &mut Command) -> Result<(Duration, String), AnyError> {
     let started = Instant::now();
     let output = command.output()?;
@@ -84,39 +130,24 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
     let (again_apply, again_scoring) = phases(&again_out);
     let rescores = settings_change(&exe, &url).await?;
 
-    // The reference: the sqlite3 shell's .import of the same files into plain tables.
-    let reference_db = args.dir.join("reference.db");
-    let script = format!(
-        ".mode csv\n.import {} identities\n.import {} grants\n",
-        bundle.join("identities.csv").display(),
-        bundle.join("grants.csv").display()
-    );
-    let started = Instant::now();
-    let output = Command::new("sqlite3")
-        .arg(&reference_db)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            if let Some(mut stdin) = child.stdin.take() {
-                stdin.write_all(script.as_bytes())?;
+    // The reference and a first import into a fresh database take turns, each after the disk
+    // has caught up: this machine's speed drifts from minute to minute, so one of each says
+    // little about their ratio.
+    let mut rounds: Vec<(f64, f64)> = Vec::new();
+    let (reference_db, round_db) = (args.dir.join("reference.db"), args.dir.join("round.db"));
+    let round_url = format!("sqlite://{}", round_db.display());
+    for _ in 0..RATIO_ROUNDS {
+        for path in [&reference_db, &round_db] {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
             }
-            child.wait_with_output()
-        });
-    let reference = match output {
-        Ok(out) if out.status.success() => Some(started.elapsed()),
-        Ok(out) => {
-            eprintln!("  sqlite3 failed: {}", String::from_utf8_lossy(&out.stderr));
-            None
         }
-        Err(e) => {
-            eprintln!("  sqlite3 not found ({e}); install it for the reference figure");
-            None
-        }
-    };
-
+        let Some(reference) = reference(&bundle, &reference_db)? else { break };
+        run_timed(Command::new(&exe).arg("migrate").env("DATABASE_URL", &round_url))?;
+        settle();
+        let (_, out) = run_timed(import("bench").env("DATABASE_URL", &round_url))?;
+        rounds.push((phases(&out).0, reference.as_secs_f64()));
+    }
     println!();
     println!(
         "  import (first snapshot)     {:>8.2} s  {:>10} rows/s  peak RSS {:.0} MiB",
@@ -135,9 +166,14 @@ pub async fn run(_database_url: &str, args: BenchArgs) -> Result<(), AnyError> {
         per_second(rows, again)
     );
     println!("    of which applying          {again_apply:>6.2} s, scoring {again_scoring:.2} s");
-    if let Some(reference) = reference {
-        println!("  sqlite3 .import reference   {:>8.2} s  {:>10} rows/s", reference.as_secs_f64(), per_second(rows, reference));
-        println!("  applying / reference        {:>8.2}×", first_apply / reference.as_secs_f64());
+    if let Some(&(_, reference)) = rounds.first() {
+        println!("  sqlite3 .import reference   {reference:>8.2} s  {:>10} rows/s", per_second(rows, Duration::from_secs_f64(reference)));
+        let mut ratios: Vec<f64> = rounds.iter().map(|(apply, reference)| apply / reference).collect();
+        for (n, ((apply, reference), ratio)) in rounds.iter().zip(&ratios).enumerate() {
+            println!("    round {}: applying {apply:.2} s, reference {reference:.2} s: {ratio:.2}×", n + 1);
+        }
+        ratios.sort_by(f64::total_cmp);
+        println!("  applying / reference        {:>8.2}×  the middle of {} rounds", ratios[ratios.len() / 2], ratios.len());
     }
 
     for line in rescores {

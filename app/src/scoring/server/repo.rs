@@ -498,7 +498,7 @@ async fn update_grant_risk(conn: &mut AnyConnection, backend: Backend, changes: 
 /// Stores the scores of grants just inserted: `scores[k]` belongs to grant `ids[k]`. On SQLite,
 /// where the ids of one import run on without a gap, a page of scores goes as one JSON array of
 /// numbers, each stored under the first id plus its position: SQLite walks such an array about
-/// four times faster than it takes the same rows as bound values.
+/// four times faster than it took the same rows as bound values.
 pub async fn insert_scores(conn: &mut AnyConnection, backend: Backend, ids: &[i64], scores: &[i64]) -> Result<()> {
     // By position throughout: iterators over slices held across an await make this future not
     // `Send` for every lifetime, and web handlers need it to be.
