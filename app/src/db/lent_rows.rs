@@ -1,7 +1,8 @@
 //! `attest_rows(key)`: a table-valued function through which SQLite reads rows that Rust lends
-//! it, so a bulk insert is one `insert … select` whose values never cross the database driver.
+//! it, so a batch of a bulk insert or update is one `insert … select` or `update … from` whose
+//! values never cross the database driver.
 //!
-//! Bound one by one through sqlx, each value of a bulk insert is converted twice and copied
+//! Bound one by one through sqlx, each value of a bulk write is converted twice and copied
 //! once more before SQLite sees it; a million grants are about ten million such values. Read
 //! from here, SQLite takes each value straight from the lent rows, as it would from a table.
 //!
