@@ -388,9 +388,11 @@ async fn campaigns(url: &str, requests: usize, dir: &std::path::Path) -> Result<
         queues.push((user, campaigns::queue(&db, user, &Default::default(), 50).await?));
     }
     let mut decided = 0;
+    let mut each = Vec::new();
     let started = Instant::now();
     for (user, queue) in queues {
         for item in queue.items {
+            let one = Instant::now();
             let request = campaigns::Request {
                 item_id: item.item_id,
                 version: item.version,
@@ -402,6 +404,7 @@ async fn campaigns(url: &str, requests: usize, dir: &std::path::Path) -> Result<
             if campaigns::decide(&db, user, &request).await?.is_ok() {
                 decided += 1;
             }
+            each.push(one.elapsed());
         }
         if started.elapsed() > Duration::from_secs(30) {
             break;
@@ -412,6 +415,13 @@ async fn campaigns(url: &str, requests: usize, dir: &std::path::Path) -> Result<
         "  decisions with hash chain   {:>8.2} s  {:>10} decisions/s ({decided} decisions)",
         took.as_secs_f64(),
         per_second(decided, took)
+    );
+    let first = each.first().map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    println!(
+        "    each: first {first:.1} ms, p50 {:.2} ms, p95 {:.2} ms, max {:.1} ms",
+        percentile(&mut each, 0.5),
+        percentile(&mut each, 0.95),
+        percentile(&mut each, 1.0)
     );
     let started = Instant::now();
     let check = chain::verify(&db).await?;
