@@ -10,7 +10,7 @@
 //! `sqlite3_auto_extension`, since the pool's connections do not give up their handles. It is
 //! `DIRECTONLY`: a trigger or view of a database file cannot call it.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Once};
@@ -37,7 +37,7 @@ impl Rows {
     }
 }
 
-static LENT: Mutex<Option<HashMap<i64, Arc<Rows>>>> = Mutex::new(None);
+static LENT: Mutex<BTreeMap<i64, Arc<Rows>>> = Mutex::new(BTreeMap::new());
 static NEXT_KEY: AtomicI64 = AtomicI64::new(1);
 
 /// Rows SQLite can read as `attest_rows(key)` until this is dropped.
@@ -47,12 +47,11 @@ pub struct Lent {
 }
 
 impl Lent {
-    /// Lends `values`, `width` to a row (at most [`COLUMNS`]).
+    /// Lends `values`, `width` to a row; the caller has checked that whole rows of at most
+    /// [`COLUMNS`] values make them up.
     pub fn new(width: usize, values: Vec<Value>) -> Lent {
-        debug_assert!((1..=COLUMNS).contains(&width) && values.len() % width == 0);
         let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
-        let rows = Arc::new(Rows { width, values });
-        lent().get_or_insert_with(HashMap::new).insert(key, rows);
+        lent().insert(key, Arc::new(Rows { width, values }));
         Lent { key }
     }
 
@@ -64,20 +63,18 @@ impl Lent {
 
 impl Drop for Lent {
     fn drop(&mut self) {
-        if let Some(map) = lent().as_mut() {
-            map.remove(&self.key);
-        }
+        lent().remove(&self.key);
     }
 }
 
 /// The map of lent rows. A panic while it was held leaves nothing half-done in it: each
 /// holder inserts, removes or clones one entry.
-fn lent() -> std::sync::MutexGuard<'static, Option<HashMap<i64, Arc<Rows>>>> {
+fn lent() -> std::sync::MutexGuard<'static, BTreeMap<i64, Arc<Rows>>> {
     LENT.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn lent_rows(key: i64) -> Option<Arc<Rows>> {
-    lent().as_ref().and_then(|map| map.get(&key).cloned())
+    lent().get(&key).cloned()
 }
 
 /// Registers `attest_rows` on every SQLite connection opened from now on. Idempotent.
